@@ -1,0 +1,49 @@
+# Every target sets up .venv first when it is missing (or pyproject/constraints changed).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.course-installed
+PORT   ?= 8000
+WORKERS ?= 1
+# JupyterLab refuses to run as root without this flag (containers, CI).
+ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
+.PHONY: setup lab test test-fast check bench serve doctor clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+	@echo "Setup done. Next: make lab"
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab $(ROOT_FLAG) notebooks/00_welcome.ipynb
+
+NBVAL := --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300
+
+# The whole suite; the notebooks' check cells run against solutions/ (COURSE_SOLUTIONS=1).
+test: $(STAMP)
+	COURSE_SOLUTIONS=1 $(BIN)/python -m pytest tests notebooks $(NBVAL)
+
+# The fast part of the suite: everything but notebooks, browsers and clusters.
+test-fast: $(STAMP)
+	COURSE_SOLUTIONS=1 $(BIN)/python -m pytest tests -m "not slow"
+
+# Grade YOUR exercise files through the notebooks' check cells (nbval).
+check: $(STAMP)
+	COURSE_SOLUTIONS=0 $(BIN)/python -m pytest notebooks $(NBVAL)
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+serve: $(STAMP)
+	$(BIN)/course serve --port $(PORT) --workers $(WORKERS)
+
+doctor: $(STAMP)
+	$(BIN)/course doctor
+
+clean:
+	rm -rf $(VENV) .pytest_cache .course

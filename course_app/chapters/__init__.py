@@ -1,0 +1,11 @@
+"""Demo routers, one module per chapter. app.py mounts every module listed in ROUTERS."""
+
+ROUTERS = [
+    "course_app.chapters.system",
+    "course_app.chapters.ch02_async",
+    "course_app.chapters.ch03_background",
+    "course_app.chapters.ch04_echo",
+    "course_app.chapters.ch05_broadcast",
+    "course_app.chapters.ch06_lifecycle",
+    "course_app.chapters.scaling",
+]

@@ -1,0 +1,5 @@
+"""Placeholder: this chapter's demo routes arrive with its chapter."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

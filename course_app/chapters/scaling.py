@@ -1,0 +1,58 @@
+"""A broadcast channel that spans every worker when REDIS_URL is set (chapter 08's subject).
+
+``/scale/ws`` greets each client with ``{"type": "hello", "pid": <worker pid>}``;
+every text a client sends, and every ``POST /scale/publish?text=``, reaches every
+client on every worker as ``{"type": "message", "text": ..., "from_pid": ..., "pid": ...}``.
+Without REDIS_URL the hub is local to one process: the multi-worker mirage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+
+from course_app.realtime import Hub
+
+router = APIRouter(prefix="/scale", tags=["scaling"])
+CHANNEL = "course:scale"
+
+
+async def _publish(app: Any, message: dict[str, Any]) -> int:
+    state = app.state
+    bridge = getattr(state, "scale_bridge", None)
+    if bridge is not None:
+        return int(await bridge.publish(message))
+    return state.scale_hub.publish(message)
+
+
+@router.websocket("/ws")
+async def scale_ws(websocket: WebSocket) -> None:
+    await websocket.accept()
+    hub: Hub = websocket.app.state.scale_hub
+    async with hub.subscribe() as sub:
+        await websocket.send_json({"type": "hello", "pid": os.getpid()})
+
+        async def pump() -> None:
+            while True:
+                message = await sub.get()
+                await websocket.send_json({**message, "pid": os.getpid()})
+
+        writer = asyncio.create_task(pump())
+        try:
+            while True:
+                text = await websocket.receive_text()
+                await _publish(websocket.app, {"type": "message", "text": text, "from_pid": os.getpid()})
+        except WebSocketDisconnect:
+            pass
+        finally:
+            writer.cancel()
+
+
+@router.post("/publish")
+async def scale_publish(text: str, request: Request) -> dict[str, int]:
+    """Broadcast ``text``; ``receivers`` counts workers (Redis) or local clients (no Redis)."""
+    receivers = await _publish(request.app, {"type": "message", "text": text, "from_pid": os.getpid()})
+    return {"receivers": receivers, "pid": os.getpid()}

@@ -1,0 +1,184 @@
+"""The ``course`` command: check, list, hint, reset, watch, doctor, redis, serve."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from course_app.grading import check_and_report
+
+    results = check_and_report(args.targets, solutions=args.solutions or None, verbose=args.verbose)
+    return 0 if results and all(r.passed for r in results) else 1
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from course_app.grading import registry, state
+
+    rows = [
+        {"id": e.id, "chapter": e.chapter, "title": e.title, "status": state.last_status(e.id)}
+        for e in registry.all_exercises()
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            print(f"ch{row['chapter']:02d}  {row['id']:<28} {row['status']:<10} {row['title']}")
+    return 0
+
+
+def _cmd_hint(args: argparse.Namespace) -> int:
+    from course_app.grading import hint_text
+
+    print(hint_text(args.id))
+    return 0
+
+
+def _cmd_reset(args: argparse.Namespace) -> int:
+    from course_app.grading import registry
+    from course_app.grading.paths import exercise_path, pristine_source
+
+    registry.get(args.id)
+    path = exercise_path(args.id, solutions=False)
+    if path.exists():
+        backup = path.with_suffix(".py.bak")
+        backup.write_text(path.read_text())
+        print(f"Your version is saved as {backup.name}.")
+    path.write_text(pristine_source(args.id))
+    print(f"Restored the original {path.name}.")
+    return 0
+
+
+def _cmd_watch(args: argparse.Namespace) -> int:
+    from watchfiles import watch
+
+    from course_app.grading import registry
+    from course_app.grading.paths import exercise_path
+
+    exercises = registry.select(args.targets)
+    files = {str(exercise_path(e.id, args.solutions or None).resolve()): e.id for e in exercises}
+    folders = {os.path.dirname(f) for f in files}
+    ns = argparse.Namespace(targets=[e.id for e in exercises], solutions=args.solutions, verbose=False)
+    _cmd_check(ns)
+    print("Watching for saves... (Ctrl+C to stop)", flush=True)
+    try:
+        for changes in watch(*folders, debounce=300, raise_interrupt=False):
+            changed = sorted({files[p] for _, p in changes if p in files})
+            if changed:
+                print(f"\n--- {', '.join(changed)} changed ---", flush=True)
+                _cmd_check(argparse.Namespace(targets=changed, solutions=args.solutions, verbose=False))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from course_app.doctor import run_doctor
+
+    return run_doctor()
+
+
+def _cmd_redis(args: argparse.Namespace) -> int:
+    import time
+
+    from course_app.redis_server import EmbeddedRedis, RedisUnavailable
+
+    try:
+        with EmbeddedRedis(port=args.port) as server:
+            print(f"Redis is running at {server.url} (binary: {server.binary})")
+            print(f"Use it from another terminal:  export REDIS_URL={server.url}")
+            print("Ctrl+C stops it.", flush=True)
+            while server.running:
+                time.sleep(0.5)
+    except RedisUnavailable as err:
+        print(err, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import time
+
+    from course_app.server import BackgroundServer, Cluster, ServerError
+
+    try:
+        if args.workers > 1:
+            with Cluster(workers=args.workers, port=args.port) as cluster:
+                print(f"course_app: {args.workers} workers at {cluster.url} sharing Redis {cluster.redis_url}")
+                print("Ctrl+C stops it.", flush=True)
+                while True:
+                    time.sleep(0.5)
+        else:
+            with BackgroundServer(port=args.port) as server:
+                print(f"course_app at {server.url}  (pages: {server.url}/static/echo.html)")
+                print("Ctrl+C stops it.", flush=True)
+                while server.running:
+                    time.sleep(0.5)
+    except ServerError as err:
+        print(err, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="course", description="Work through the FastAPI real-time course.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check", help="check exercises: an id, a chapter (ch04 or 4), or all")
+    p.add_argument("targets", nargs="*")
+    p.add_argument("--solutions", action="store_true", help="check solutions/ instead of exercises/")
+    p.add_argument("-v", "--verbose", action="store_true", help="show every step, also for passing exercises")
+    p.set_defaults(func=_cmd_check)
+
+    p = sub.add_parser("list", help="every exercise with its status")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("hint", help="the next hint for an exercise")
+    p.add_argument("id")
+    p.set_defaults(func=_cmd_hint)
+
+    p = sub.add_parser("reset", help="restore the original exercise file (yours is kept as .py.bak)")
+    p.add_argument("id")
+    p.set_defaults(func=_cmd_reset)
+
+    p = sub.add_parser("watch", help="re-check on every save")
+    p.add_argument("targets", nargs="*")
+    p.add_argument("--solutions", action="store_true")
+    p.set_defaults(func=_cmd_watch)
+
+    p = sub.add_parser("doctor", help="check this machine is ready for the course")
+    p.set_defaults(func=_cmd_doctor)
+
+    p = sub.add_parser("redis", help="run the embedded Redis in the foreground")
+    p.add_argument("--port", type=int, default=0)
+    p.set_defaults(func=_cmd_redis)
+
+    p = sub.add_parser("serve", help="run course_app on 127.0.0.1")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=_cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyError as err:  # unknown exercise or chapter
+        print(err.args[0], file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Run checks in fresh subprocesses, each with a time limit, and collect results.
+
+A fresh process per check means the learner's latest edit is always the code
+that runs, and code that hangs or crashes can never take the notebook or the
+``course`` command down with it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from course_app.grading import registry
+from course_app.grading.paths import exercise_path
+from course_app.grading.tracing import location_in_dump, relative
+from course_app.grading.worker import HARD_GRACE
+
+__all__ = ["Result", "run_check", "run_checks"]
+
+KILL_GRACE = 3.0
+
+
+@dataclass
+class Result:
+    id: str
+    title: str
+    file: str
+    status: str  # "pass", "fail" or "error"
+    steps: list[dict[str, object]] = field(default_factory=list)
+    problem: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+
+@contextmanager
+def _redis_if_needed(exercises: list[registry.Exercise]) -> Iterator[dict[str, str]]:
+    """One Redis for the whole run, shared by every check that needs it."""
+    if not any(e.needs_redis for e in exercises) or os.environ.get("REDIS_URL"):
+        yield {}
+        return
+    from course_app.redis_server import EmbeddedRedis, RedisUnavailable
+
+    try:
+        server = EmbeddedRedis().start()
+    except RedisUnavailable:
+        yield {}  # each check then reports the missing Redis itself
+        return
+    try:
+        yield {"REDIS_URL": server.url}
+    finally:
+        server.stop()
+
+
+def run_check(exercise: registry.Exercise, *, solutions: bool | None = None, env: dict[str, str] | None = None) -> Result:
+    import time
+
+    path = exercise_path(exercise.id, solutions)
+    limit = exercise.time_limit
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="course-check-") as tmp:
+        out, hang = Path(tmp) / "result.json", Path(tmp) / "hang.txt"
+        cmd = [sys.executable, "-m", "course_app.grading.worker", exercise.id, str(path), str(out), str(limit), str(hang)]
+        child_env = {**os.environ, **(env or {}), "PYTHONDONTWRITEBYTECODE": "1"}
+        proc = subprocess.Popen(cmd, env=child_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            output, _ = proc.communicate(timeout=limit + HARD_GRACE + KILL_GRACE)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            output = b""
+        seconds = time.perf_counter() - started
+        base = dict(id=exercise.id, title=exercise.title, file=relative(path), seconds=seconds)
+        if out.exists():
+            data = json.loads(out.read_text())
+            return Result(**base, status=data["status"], steps=data["steps"], problem=data["problem"])
+        dump = hang.read_text() if hang.exists() else ""
+        if dump:
+            where = location_in_dump(dump, path)
+            at = f" It was busy at {where}" if where else ""
+            return Result(**base, status="fail", problem=(
+                f"Your code did not finish within {limit:g} s and never gave the event loop a turn.{at}\n"
+                "A loop that never ends, or a blocking call such as time.sleep() inside async code?"
+            ))
+        tail = output.decode(errors="replace").strip().splitlines()[-8:]
+        return Result(**base, status="error", problem=(
+            f"The check process ended without a result (exit code {proc.returncode}).\n" + "\n".join(tail)
+        ))
+
+
+def _kill_group(proc: "subprocess.Popen[bytes]") -> None:
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+def run_checks(targets: list[str] | tuple[str, ...] = (), *, solutions: bool | None = None) -> Iterator[Result]:
+    """Yield results one by one, in course order, so callers can print as they go."""
+    exercises = registry.select(targets)
+    with _redis_if_needed(exercises) as env:
+        for exercise in exercises:
+            yield run_check(exercise, solutions=solutions, env=env)

@@ -1,0 +1,66 @@
+"""Turn an exception into one line that points at the learner's file and line."""
+
+from __future__ import annotations
+
+import re
+import traceback
+from pathlib import Path
+
+__all__ = ["describe_exception", "location_in_dump", "relative"]
+
+
+def relative(path: Path | str) -> str:
+    from course_app.grading.paths import course_root
+
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(course_root()))
+    except ValueError:
+        return str(p)
+
+
+def _learner_frames(err: BaseException, learner_file: Path) -> list[traceback.FrameSummary]:
+    target = str(learner_file.resolve())
+    frames: list[traceback.FrameSummary] = []
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:  # follow causes too
+        seen.add(id(current))
+        frames = [f for f in traceback.extract_tb(current.__traceback__) if f.filename == target] or frames
+        current = current.__cause__ or current.__context__
+    return frames
+
+
+def describe_exception(err: BaseException, learner_file: Path, *, hang: bool = False) -> str:
+    """``exercises/ch01_gather.py, line 12, in fetch_all: ZeroDivisionError: division by zero``."""
+    if isinstance(err, SyntaxError) and err.filename:
+        where = f"{relative(err.filename)}, line {err.lineno}"
+        return f"{where}: SyntaxError: {err.msg}. Fix the syntax, then check again."
+    frames = _learner_frames(err, learner_file)
+    if hang:
+        if frames:
+            last = frames[-1]
+            return f"It was waiting at {relative(last.filename)}, line {last.lineno}, in {last.name}: {last.line}"
+        return "It was waiting on something that never happened."
+    what = f"{type(err).__name__}: {err}".rstrip(": ")
+    if frames:
+        last = frames[-1]
+        return f"your code raised {what}\n  at {relative(last.filename)}, line {last.lineno}, in {last.name}: {last.line}"
+    return f"raised {what}"
+
+
+_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)')
+
+
+def location_in_dump(dump: str, learner_file: Path) -> str | None:
+    """From a faulthandler dump, the innermost frame in the learner's file."""
+    target = str(learner_file.resolve())
+    for match in _FRAME.finditer(dump):  # most recent call first
+        if match.group("file") == target:
+            lineno = int(match.group("line"))
+            try:
+                text = learner_file.read_text().splitlines()[lineno - 1].strip()
+            except (OSError, IndexError):
+                text = ""
+            return f"{relative(target)}, line {lineno}, in {match.group('func')}: {text}"
+    return None
