@@ -163,8 +163,12 @@ class BackgroundServer:
             self._socket.close()
             self._socket = None
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Ask uvicorn to shut down (WebSockets get 1012) and wait for the thread."""
+    def stop(self, timeout: float = 3.0) -> None:
+        """Ask uvicorn to shut down (WebSockets get 1012) and wait for the thread.
+
+        A thread stuck in blocking app code cannot be stopped from outside; after
+        ``timeout`` it is left behind (it is a daemon, so it dies with the process).
+        """
         try:
             if self._server is not None:
                 self._server.should_exit = True
@@ -172,7 +176,7 @@ class BackgroundServer:
                 self._thread.join(timeout)
                 if self._thread.is_alive() and self._server is not None:
                     self._server.force_exit = True
-                    self._thread.join(timeout)
+                    self._thread.join(1.0)
         finally:
             self._close_socket()
             self._thread = None

@@ -13,6 +13,7 @@ happened, never the answer.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
@@ -79,7 +80,7 @@ class T:
     def expect(self, condition: object, *, expected: str, got: object = None, message: str = "") -> None:
         """Fail the current step unless ``condition`` holds."""
         if not condition:
-            shown = got if isinstance(got, str) else repr(got)
+            shown = got if isinstance(got, str) else _show(got)
             raise CheckFailed(message, expected=expected, got=None if got is None else shown)
 
     def fail(self, message: str) -> None:
@@ -105,6 +106,13 @@ class T:
     @staticmethod
     def clock() -> float:
         return time.perf_counter()
+
+
+def _show(value: object) -> str:
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def _format_failure(err: CheckFailed) -> str:

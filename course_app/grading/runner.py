@@ -61,10 +61,17 @@ def _redis_if_needed(exercises: list[registry.Exercise]) -> Iterator[dict[str, s
         server.stop()
 
 
-def run_check(exercise: registry.Exercise, *, solutions: bool | None = None, env: dict[str, str] | None = None) -> Result:
+def run_check(
+    exercise: registry.Exercise,
+    *,
+    solutions: bool | None = None,
+    path: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> Result:
+    """Check one file (the learner's, the solution, or any ``path``) in a fresh process."""
     import time
 
-    path = exercise_path(exercise.id, solutions)
+    path = path or exercise_path(exercise.id, solutions)
     limit = exercise.time_limit
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="course-check-") as tmp:

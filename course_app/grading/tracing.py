@@ -6,7 +6,7 @@ import re
 import traceback
 from pathlib import Path
 
-__all__ = ["describe_exception", "location_in_dump", "relative"]
+__all__ = ["busy_location", "describe_exception", "location_in_dump", "relative"]
 
 
 def relative(path: Path | str) -> str:
@@ -43,10 +43,30 @@ def describe_exception(err: BaseException, learner_file: Path, *, hang: bool = F
             return f"It was waiting at {relative(last.filename)}, line {last.lineno}, in {last.name}: {last.line}"
         return "It was waiting on something that never happened."
     what = f"{type(err).__name__}: {err}".rstrip(": ")
+    busy = busy_location(learner_file)
+    if busy and not frames:
+        return (f"gave no answer in time ({what}). Your code was still busy at {busy}\n"
+                "A blocking call (time.sleep, a sync HTTP call, a busy loop) stops the event loop from serving anyone.")
     if frames:
         last = frames[-1]
         return f"your code raised {what}\n  at {relative(last.filename)}, line {last.lineno}, in {last.name}: {last.line}"
     return f"raised {what}"
+
+
+def busy_location(learner_file: Path) -> str | None:
+    """Where another thread (e.g. the server's) is running learner code right now, if anywhere."""
+    import sys
+    import threading
+
+    target = str(learner_file.resolve())
+    me = threading.get_ident()
+    for ident, frame in sys._current_frames().items():
+        if ident == me:
+            continue
+        for summary in reversed(traceback.extract_stack(frame)):  # innermost first
+            if summary.filename == target:
+                return f"{relative(summary.filename)}, line {summary.lineno}, in {summary.name}: {summary.line}"
+    return None
 
 
 _FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)')

@@ -26,7 +26,7 @@ from types import ModuleType
 from typing import Any
 
 from course_app.grading import registry
-from course_app.grading.checker import StopCheck, T
+from course_app.grading.checker import CheckFailed, StopCheck, T, _format_failure
 from course_app.grading.tracing import describe_exception
 
 HARD_GRACE = 2.0
@@ -68,6 +68,8 @@ def run(exercise_id: str, path: Path, limit: float) -> dict[str, Any]:
             check(learner, t)
     except StopCheck:
         return finish("fail")
+    except CheckFailed as err:  # an expectation outside any step, e.g. the app did not start
+        return finish("fail", _format_failure(err))
     except asyncio.CancelledError as err:
         if t.timed_out:
             where = describe_exception(err, path, hang=True)

@@ -1,0 +1,132 @@
+"""Maintainer tools for the notebooks (not for learners).
+
+    python -m course_app.dev refresh notebooks/01_async_await.ipynb   # run in solutions mode, keep only check outputs
+    python -m course_app.dev lint                                      # the conventions tests/ enforces
+
+Conventions: no stored outputs or execution counts except on check cells
+(``# NBVAL_CHECK_OUTPUT``), python3 kernelspec, no machine paths, one sentence
+per Markdown line, every exercise has a check cell in its chapter's notebook.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+__all__ = ["lint_notebook", "refresh", "strip"]
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECK_MARK = "NBVAL_CHECK_OUTPUT"
+_MACHINE_PATH = re.compile(r"(/root/|/tmp/|/work/|/home/[a-z]|[A-Z]:\\\\Users)")
+_TWO_SENTENCES = re.compile(r"[a-z0-9)\]`*][.!?] +[A-Z]")
+_CHECK_CALL = re.compile(r"""check\(\s*["'](ch\d\d_[a-z0-9_]+)["']""")
+
+
+def is_check_cell(cell: Any) -> bool:
+    return cell.cell_type == "code" and CHECK_MARK in cell.source
+
+
+def strip(nb: Any) -> Any:
+    """Drop every output and execution count except the check cells' outputs."""
+    nb.metadata.pop("widgets", None)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+        cell.metadata.pop("collapsed", None)
+        cell.metadata.pop("scrolled", None)
+        if cell.cell_type != "code":
+            continue
+        cell.execution_count = None
+        if is_check_cell(cell):
+            for out in cell.outputs:
+                if "execution_count" in out:
+                    out["execution_count"] = None
+        else:
+            cell.outputs = []
+    return nb
+
+
+def refresh(path: Path, timeout: int = 300) -> None:
+    """Execute in solutions mode, then keep only the check cells' (passing) outputs."""
+    from nbclient import NotebookClient
+
+    os.environ["COURSE_SOLUTIONS"] = "1"
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    for cell in nb.cells:
+        if is_check_cell(cell):
+            text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+            if "PASS" not in text or "FAIL" in text or "ERROR" in text:
+                raise SystemExit(f"{path.name}: a check cell did not pass in solutions mode:\n{text}")
+    nbformat.write(strip(nb), path)
+
+
+def _markdown_prose(source: str) -> list[str]:
+    lines, fenced = [], False
+    for line in source.splitlines():
+        if line.strip().startswith("```"):
+            fenced = not fenced
+            continue
+        if fenced or line.lstrip().startswith(("|", "<", "    ")):
+            continue
+        lines.append(re.sub(r"`[^`]*`|\[[^\]]*\]\([^)]*\)", "x", line))
+    return lines
+
+
+def lint_notebook(path: Path) -> list[str]:
+    problems: list[str] = []
+    try:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+    except Exception as err:  # noqa: BLE001 - report any unreadable notebook
+        return [f"{path.name}: not a valid notebook ({err})"]
+    if nb.metadata.get("kernelspec", {}).get("name") != "python3":
+        problems.append(f"{path.name}: kernelspec must be python3")
+    for i, cell in enumerate(nb.cells):
+        where = f"{path.name} cell {i}"
+        text = cell.source + "".join(str(o) for o in cell.get("outputs", []))
+        if _MACHINE_PATH.search(text):
+            problems.append(f"{where}: a path of this machine")
+        if cell.cell_type == "markdown":
+            for line in _markdown_prose(cell.source):
+                if _TWO_SENTENCES.search(line):
+                    problems.append(f"{where}: one sentence per line please: {line.strip()[:70]!r}")
+            continue
+        if cell.cell_type != "code":
+            continue
+        if cell.execution_count is not None:
+            problems.append(f"{where}: stored execution count")
+        if is_check_cell(cell):
+            ids = _CHECK_CALL.findall(cell.source)
+            shown = "".join(o.get("text", "") for o in cell.outputs)
+            if not ids:
+                problems.append(f"{where}: a check cell must call check(\"<exercise id>\")")
+            for eid in ids:
+                if f"PASS {eid}" not in shown:
+                    problems.append(f"{where}: the stored output must be the passing report of {eid}")
+        elif cell.outputs:
+            problems.append(f"{where}: stored output on a cell that is not a check cell")
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["refresh"]:
+        for name in argv[1:]:
+            refresh(Path(name).resolve())
+            print(f"refreshed {name}")
+        return 0
+    if argv[:1] == ["lint"]:
+        problems = [p for nb in sorted((ROOT / "notebooks").glob("*.ipynb")) for p in lint_notebook(nb)]
+        print("\n".join(problems) or "notebooks: all conventions hold")
+        return 1 if problems else 0
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,81 @@
+"""Every exercise proves its check can fail: the stub fails, the solution passes,
+and each plausible wrong solution in tests/wrong/<id>/ fails for its stated reason.
+
+A wrong-solution file starts with a docstring: what the mistake is, then a line
+``Fails: <text>`` naming the step (or problem) the report must show as failed.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from course_app.grading import registry, report
+from course_app.grading.paths import pristine_source
+from course_app.grading.runner import run_check
+
+ROOT = Path(__file__).resolve().parents[1]
+WRONG = Path(__file__).parent / "wrong"
+EXERCISES = registry.all_exercises()
+IDS = [e.id for e in EXERCISES]
+
+
+def _wrong_files() -> list[tuple[str, Path]]:
+    return [(e.id, f) for e in EXERCISES for f in sorted((WRONG / e.id).glob("*.py"))]
+
+
+def _expected_failure(path: Path) -> str:
+    doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+    for line in doc.splitlines():
+        if line.startswith("Fails:"):
+            return line.removeprefix("Fails:").strip()
+    raise AssertionError(f"{path} needs a 'Fails: <step or problem>' line in its docstring")
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_solution_passes(exercise_id: str) -> None:
+    result = run_check(registry.get(exercise_id), solutions=True)
+    assert result.passed, report.render(result)
+    assert result.steps, "a passing check must have run at least one step"
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_untouched_stub_fails(exercise_id: str, tmp_path: Path) -> None:
+    stub = tmp_path / f"{exercise_id}.py"
+    stub.write_text(pristine_source(exercise_id))
+    result = run_check(registry.get(exercise_id), path=stub)
+    assert result.status == "fail", report.render(result)
+
+
+@pytest.mark.parametrize(("exercise_id", "path"), _wrong_files(), ids=lambda v: v.stem if isinstance(v, Path) else v)
+def test_wrong_solution_fails_for_its_reason(exercise_id: str, path: Path) -> None:
+    result = run_check(registry.get(exercise_id), path=path)
+    text = report.render(result)
+    assert result.status == "fail", text
+    failed = [str(s["name"]) + "\n" + str(s.get("detail", "")) for s in result.steps if not s["ok"]]
+    assert _expected_failure(path) in "\n".join(failed) + (result.problem or ""), text
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_every_exercise_has_a_wrong_solution_corpus(exercise_id: str) -> None:
+    assert list((WRONG / exercise_id).glob("*.py")), f"tests/wrong/{exercise_id}/ needs plausible wrong solutions"
+
+
+@pytest.mark.parametrize("exercise_id", IDS)
+def test_stub_and_solution_follow_the_conventions(exercise_id: str) -> None:
+    stub = (ROOT / "exercises" / f"{exercise_id}.py").read_text()
+    solution = (ROOT / "solutions" / f"{exercise_id}.py").read_text()
+    assert "# TODO" in stub, "the stub marks each edit point with # TODO"
+    assert "TODO" not in solution, "the solution turns each TODO into an explanation"
+    assert stub != solution
+    exercise = registry.get(exercise_id)
+    assert exercise.title and len(exercise.hints) >= 2, "at least two progressive hints"
+
+
+def test_exercise_files_match_the_registry() -> None:
+    on_disk = {p.stem for p in (ROOT / "exercises").glob("*.py")}
+    assert on_disk == {p.stem for p in (ROOT / "solutions").glob("*.py")}
+    assert on_disk == set(IDS)
+    assert set(IDS) <= set(__import__("course_app.grading.exercises", fromlist=["ORDER"]).ORDER)
