@@ -1,5 +1,155 @@
-"""Placeholder: this chapter's demo routes arrive with its chapter."""
+"""Chapter 04: WebSocket echo routes, at the paths and replies of the classic tutorials.
 
-from fastapi import APIRouter
+| route              | a text frame ``hi`` gets     |
+|--------------------|------------------------------|
+| ``/ws``            | ``You said: hi``             |
+| ``/ws/{client_id}``| ``Message received: hi``     |
+| ``/ws/echo``       | ``Server Echo: hi``          |
+| ``/chat``          | ``You said: hi``             |
+| ``/ws/frames``     | the same frame back, text as text and bytes as bytes |
+| ``/ws/json``       | ``{"echo": <value>, "json_type": "<type>"}``; bad JSON gets an error frame |
 
-router = APIRouter()
+Bad input never crashes a handler, and every close carries a named code and a reason:
+
+* a binary frame where text is expected: ``CloseCode.UNSUPPORTED_DATA`` (1003);
+* a frame over ``MAX_MESSAGE_BYTES`` (64 KiB): ``CloseCode.MESSAGE_TOO_BIG`` (1009);
+* malformed JSON on ``/ws/json``: an error frame, and the connection stays open.
+
+``client_id`` is matched with the ``int`` converter, so ``/ws/secure`` and other
+``/ws/<word>`` routes of later chapters are never swallowed by this one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from course_app.realtime.codes import CloseCode
+
+__all__ = ["MAX_MESSAGE_BYTES", "BadFrame", "receive_frame", "router"]
+
+MAX_MESSAGE_BYTES = 64 * 1024  # OWASP suggests 64 KB or less; uvicorn alone allows 16 MiB
+
+router = APIRouter(tags=["ch04 echo"])
+
+
+class BadFrame(Exception):
+    """A frame this route cannot accept: close with ``code`` and ``reason``."""
+
+    def __init__(self, code: CloseCode, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+async def receive_frame(websocket: WebSocket) -> str | bytes:
+    """The next frame's payload, text or bytes; a disconnect raises ``WebSocketDisconnect``.
+
+    Frames over ``MAX_MESSAGE_BYTES`` raise ``BadFrame`` before anyone reads them.
+    """
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", CloseCode.NORMAL), message.get("reason"))
+    text: str | None = message.get("text")
+    payload: str | bytes = text if text is not None else message.get("bytes") or b""
+    size = len(payload.encode()) if isinstance(payload, str) else len(payload)
+    if size > MAX_MESSAGE_BYTES:
+        raise BadFrame(CloseCode.MESSAGE_TOO_BIG, f"message is {size} bytes; the limit is {MAX_MESSAGE_BYTES}")
+    return payload
+
+
+async def receive_text(websocket: WebSocket) -> str:
+    """Like ``websocket.receive_text()``, but bad frames raise ``BadFrame`` with a reason."""
+    frame = await receive_frame(websocket)
+    if isinstance(frame, bytes):
+        raise BadFrame(CloseCode.UNSUPPORTED_DATA, "this route speaks text: send text frames, not binary")
+    return frame
+
+
+async def _text_loop(websocket: WebSocket, reply: Callable[[str], str]) -> None:
+    """Accept, then answer every text frame with ``reply(text)`` until the client leaves."""
+    await websocket.accept()
+    try:
+        while True:
+            text = await receive_text(websocket)
+            await websocket.send_text(reply(text))
+    except WebSocketDisconnect:
+        pass  # the client left; nothing to clean up on these stateless routes
+    except BadFrame as bad:
+        await websocket.close(code=bad.code, reason=bad.reason)
+
+
+# Fixed paths first: "/ws/echo" must not be read as a client id (the int converter
+# also guarantees that, but the order documents the intent).
+
+
+@router.websocket("/ws")
+async def ws_you_said(websocket: WebSocket) -> None:
+    await _text_loop(websocket, lambda text: f"You said: {text}")
+
+
+@router.websocket("/ws/echo")
+async def ws_server_echo(websocket: WebSocket) -> None:
+    await _text_loop(websocket, lambda text: f"Server Echo: {text}")
+
+
+@router.websocket("/ws/frames")
+async def ws_frames(websocket: WebSocket) -> None:
+    """Each frame comes back in its own type: text as text, bytes as bytes."""
+    await websocket.accept()
+    try:
+        while True:
+            frame = await receive_frame(websocket)
+            if isinstance(frame, bytes):
+                await websocket.send_bytes(frame)
+            else:
+                await websocket.send_text(frame)
+    except WebSocketDisconnect:
+        pass
+    except BadFrame as bad:
+        await websocket.close(code=bad.code, reason=bad.reason)
+
+
+_JSON_TYPES: dict[type, str] = {dict: "object", list: "array", str: "string", bool: "boolean",
+                                int: "number", float: "number", type(None): "null"}
+
+
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _describe(err: ValueError) -> str:
+    if isinstance(err, json.JSONDecodeError):
+        return f"{err.msg} at column {err.colno}"
+    return str(err)
+
+
+@router.websocket("/ws/json")
+async def ws_json(websocket: WebSocket) -> None:
+    """Parse each text frame as JSON and say what it was; malformed JSON gets an error frame."""
+    await websocket.accept()
+    try:
+        while True:
+            text = await receive_text(websocket)
+            try:
+                value = json.loads(text, parse_constant=_no_constants)
+            except ValueError as err:
+                await websocket.send_json({"error": "bad_json", "detail": _describe(err)})
+                continue
+            await websocket.send_json({"echo": value, "json_type": _JSON_TYPES[type(value)]})
+    except WebSocketDisconnect:
+        pass
+    except BadFrame as bad:
+        await websocket.close(code=bad.code, reason=bad.reason)
+
+
+@router.websocket("/ws/{client_id:int}")
+async def ws_client(websocket: WebSocket, client_id: int) -> None:
+    await _text_loop(websocket, lambda text: f"Message received: {text}")
+
+
+@router.websocket("/chat")
+async def chat(websocket: WebSocket) -> None:
+    await _text_loop(websocket, lambda text: f"You said: {text}")
