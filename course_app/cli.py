@@ -46,11 +46,16 @@ def _cmd_reset(args: argparse.Namespace) -> int:
 
     registry.get(args.id)
     path = exercise_path(args.id, solutions=False)
+    try:
+        original = pristine_source(args.id)
+    except LookupError as err:
+        print(err, file=sys.stderr)
+        return 1
     if path.exists():
         backup = path.with_suffix(".py.bak")
         backup.write_text(path.read_text())
         print(f"Your version is saved as {backup.name}.")
-    path.write_text(pristine_source(args.id))
+    path.write_text(original)
     print(f"Restored the original {path.name}.")
     return 0
 

@@ -299,12 +299,12 @@ class Cluster:
         )
         deadline = time.monotonic() + ready_timeout
         while True:
-            if self._proc.poll() is not None:
+            code = self._proc.poll()
+            if code is not None:
                 err = (self._proc.stderr.read() if self._proc.stderr else b"").decode(errors="replace")
                 self.stop()
                 raise ServerError(
-                    f"uvicorn --workers {self.workers} exited with code {self._proc.returncode} "
-                    f"during start-up:\n{err[-2000:]}"
+                    f"uvicorn --workers {self.workers} exited with code {code} during start-up:\n{err[-2000:]}"
                 )
             try:
                 if httpx.get(self.url + "/whoami", timeout=0.5).status_code == 200:

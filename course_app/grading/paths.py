@@ -39,7 +39,10 @@ def state_dir() -> Path:
 
 
 def pristine_source(exercise_id: str) -> str:
-    """The untouched stub: as the course shipped it (git upstream, else HEAD), else the file on disk."""
+    """The untouched stub as the course shipped it: from git (the upstream branch, else HEAD).
+
+    Learners edit exercises/ in place, so the file on disk is not the pristine copy.
+    """
     root = course_root()
     rel = f"exercises/{exercise_id}.py"
     for rev in ("@{upstream}", "HEAD"):
@@ -51,4 +54,7 @@ def pristine_source(exercise_id: str) -> str:
             return out.stdout.decode()
         except (OSError, subprocess.SubprocessError):
             continue
-    return (root / rel).read_text()
+    raise LookupError(
+        f"The original {rel} is not in this folder's git history. "
+        "If you downloaded the course as a zip, download that file again from the course repository."
+    )

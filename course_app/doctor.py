@@ -1,0 +1,150 @@
+"""``course doctor``: is this machine ready for the course? Each problem comes with its fix."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import shutil
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["Finding", "diagnose", "run_doctor"]
+
+PACKAGES = ["fastapi", "uvicorn", "websockets", "redis", "httpx", "nest_asyncio", "jupyterlab", "ipykernel"]
+TEST_PACKAGES = ["pytest", "nbval", "playwright"]
+PORTS = {8000: "`course serve`", 8888: "JupyterLab"}
+CHROMIUM_PATHS = ["/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str  # "OK", "WARN" or "FAIL"
+    what: str
+    fix: str = ""
+
+
+def _python() -> list[Finding]:
+    v = sys.version_info
+    text = f"Python {v.major}.{v.minor}.{v.micro} ({sys.executable})"
+    if v < (3, 10):
+        return [Finding("FAIL", text, "Python 3.10 or newer is needed; 3.11 or 3.12 is best. Then run `make setup` again.")]
+    if not sys.prefix.endswith(".venv") and os.environ.get("CONDA_PREFIX") is None:
+        return [Finding("WARN", text + ", not the course's .venv", "Run the course through `make lab` / `.venv/bin/course`.")]
+    return [Finding("OK", text)]
+
+
+def _packages() -> list[Finding]:
+    found = []
+    for name in PACKAGES + TEST_PACKAGES:
+        dist = name.replace("_", "-")
+        try:
+            importlib.import_module(name)
+            found.append(Finding("OK", f"{dist} {importlib.metadata.version(dist)}"))
+        except Exception as err:  # noqa: BLE001 - any import failure is a finding
+            level = "WARN" if name in TEST_PACKAGES else "FAIL"
+            found.append(Finding(level, f"{dist} cannot be imported ({type(err).__name__})",
+                                 "Run `make setup` (it installs the pinned versions from constraints.txt)."))
+    return found
+
+
+def _redis() -> list[Finding]:
+    from course_app.redis_server import EmbeddedRedis, RedisUnavailable, find_redis_binary
+
+    url = os.environ.get("REDIS_URL")
+    if url:
+        try:
+            import redis
+
+            redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+            return [Finding("OK", f"Redis at REDIS_URL={url} answers PING")]
+        except Exception as err:  # noqa: BLE001
+            return [Finding("FAIL", f"REDIS_URL={url} does not answer ({err})",
+                            "Start that Redis, or `unset REDIS_URL` to let the course start its own.")]
+    binary = find_redis_binary()
+    if binary is None:
+        from course_app.redis_server import HOW_TO_GET_REDIS
+
+        return [Finding("FAIL", "no Redis: REDIS_URL unset and no redis-server found", HOW_TO_GET_REDIS)]
+    try:
+        with EmbeddedRedis(binary) as server:
+            return [Finding("OK", f"embedded Redis starts and answers PING ({server.binary})")]
+    except RedisUnavailable as err:
+        return [Finding("FAIL", f"{binary} would not start", str(err))]
+
+
+def _ports() -> list[Finding]:
+    found = []
+    try:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+        found.append(Finding("OK", "can open local ports (the notebooks pick free ones)"))
+    except OSError as err:
+        found.append(Finding("FAIL", f"cannot open a local port ({err})", "Check firewall or sandbox settings for 127.0.0.1."))
+    for port, user in PORTS.items():
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+                found.append(Finding("OK", f"port {port} is free ({user})"))
+            except OSError:
+                found.append(Finding("WARN", f"port {port} is in use ({user} will need another)",
+                                     f"Stop what uses it (`lsof -i :{port}`) or pass --port to `course serve`."))
+    return found
+
+
+def _chromium() -> list[Finding]:
+    for path in CHROMIUM_PATHS:
+        if os.access(path, os.X_OK):
+            return [Finding("OK", f"Chromium for the browser tests ({path})")]
+    which = shutil.which("chromium") or shutil.which("google-chrome")
+    if which:
+        return [Finding("OK", f"Chromium for the browser tests ({which})")]
+    return [Finding("WARN", "no Chromium (only the browser tests need it; your own browser works for the pages)",
+                    "`sudo apt-get install chromium` on Debian/Ubuntu, or install Chrome.")]
+
+
+def _jupyter() -> list[Finding]:
+    try:
+        import jupyterlab
+
+        return [Finding("OK", f"JupyterLab {jupyterlab.__version__}")]
+    except ImportError:
+        return [Finding("FAIL", "JupyterLab is missing", "Run `make setup`, then `make lab`.")]
+
+
+CHECKS: list[tuple[str, Callable[[], list[Finding]]]] = [
+    ("Python", _python),
+    ("Packages", _packages),
+    ("Redis", _redis),
+    ("Ports", _ports),
+    ("Browser", _chromium),
+    ("JupyterLab", _jupyter),
+]
+
+
+def diagnose() -> list[Finding]:
+    findings: list[Finding] = []
+    for _name, probe in CHECKS:
+        try:
+            findings.extend(probe())
+        except Exception as err:  # noqa: BLE001 - the doctor must never crash
+            findings.append(Finding("FAIL", f"{_name}: the check itself failed ({err!r})", "Please report this."))
+    return findings
+
+
+def run_doctor() -> int:
+    findings = diagnose()
+    for f in findings:
+        print(f"{f.level:<4}  {f.what}")
+        if f.fix and f.level != "OK":
+            first, *rest = f.fix.splitlines()
+            print(f"      fix: {first}")
+            for line in rest:
+                print(f"           {line}")
+    fails = sum(f.level == "FAIL" for f in findings)
+    warns = sum(f.level == "WARN" for f in findings)
+    print(f"\n{'Ready for the course.' if not fails else 'Not ready yet: fix the FAIL lines above.'} "
+          f"({fails} problems, {warns} warnings)")
+    return 1 if fails else 0

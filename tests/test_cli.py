@@ -1,0 +1,129 @@
+"""The `course` command's contract (design.md section 4): output shape, exit codes, time limits."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE = [sys.executable, "-m", "course_app.cli"]
+
+
+def course(*args: str, root: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COURSE_ROOT": str(root)}
+    env.pop("COURSE_SOLUTIONS", None)
+    return subprocess.run([*COURSE, *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Path:
+    """A copy of the course's exercise folders in its own git repo, for edits and resets."""
+    for folder in ("exercises", "solutions"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "pristine"], check=True)
+    return tmp_path
+
+
+def test_check_solutions_passes_and_exits_zero() -> None:
+    out = course("check", "ch00_warmup", "--solutions")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.splitlines()[0].startswith("PASS ch00_warmup")
+    assert out.stdout.splitlines()[-1] == "1 passed, 0 failed"
+
+
+def test_check_on_the_stub_fails_with_exit_one_and_says_what_was_expected(sandbox: Path) -> None:
+    out = course("check", "0", root=sandbox)
+    assert out.returncode == 1
+    assert out.stdout.startswith("FAIL ch00_warmup")
+    assert "expected:" in out.stdout and "got:" in out.stdout
+    assert "course hint ch00_warmup" in out.stdout
+    assert out.stdout.splitlines()[-1] == "0 passed, 1 failed"
+
+
+def test_a_hang_fails_within_the_time_limit_naming_the_line(sandbox: Path) -> None:
+    path = sandbox / "exercises" / "ch00_warmup.py"
+    source = path.read_text().replace('return {"message": "Hello?"}', "while True:\n        pass")
+    path.write_text(source)
+    line = source.splitlines().index("    while True:") + 1
+    started = time.monotonic()
+    out = course("check", "ch00_warmup", root=sandbox)
+    elapsed = time.monotonic() - started
+    assert out.returncode == 1
+    assert f"exercises/ch00_warmup.py, line {line}" in out.stdout, out.stdout
+    assert elapsed < 10 + 2 + 3 + 5  # TIME_LIMIT + hard grace + kill grace + start-up slack
+
+
+def test_a_syntax_error_names_file_and_line(sandbox: Path) -> None:
+    path = sandbox / "exercises" / "ch00_warmup.py"
+    source = path.read_text() + "def broken(:\n"
+    path.write_text(source)
+    out = course("check", "ch00_warmup", root=sandbox)
+    assert out.returncode == 1
+    line = len(source.splitlines())
+    assert f"exercises/ch00_warmup.py, line {line}: SyntaxError" in out.stdout, out.stdout
+
+
+def test_an_exception_names_file_and_line(sandbox: Path) -> None:
+    path = sandbox / "exercises" / "ch00_warmup.py"
+    path.write_text(path.read_text().replace('return {"message": "Hello?"}', "return {'message': 1 / 0}"))
+    out = course("check", "ch00_warmup", root=sandbox)
+    assert out.returncode == 1
+    assert "500" in out.stdout or "ZeroDivisionError" in out.stdout, out.stdout
+
+
+def test_a_missing_file_points_to_reset(sandbox: Path) -> None:
+    (sandbox / "exercises" / "ch00_warmup.py").unlink()
+    out = course("check", "ch00_warmup", root=sandbox)
+    assert out.returncode == 1 and "course reset ch00_warmup" in out.stdout
+
+
+def test_unknown_exercise_is_a_usage_error() -> None:
+    out = course("check", "ch99_nothing")
+    assert out.returncode == 2 and "Known exercises" in out.stderr
+
+
+def test_list_json_has_every_exercise_with_status(sandbox: Path) -> None:
+    course("check", "ch00_warmup", root=sandbox)
+    rows = json.loads(course("list", "--json", root=sandbox).stdout)
+    assert {"id", "chapter", "title", "status"} <= set(rows[0])
+    assert rows[0]["id"] == "ch00_warmup" and rows[0]["status"] == "fail"
+    assert [r["chapter"] for r in rows] == sorted(r["chapter"] for r in rows)
+
+
+def test_hints_are_progressive(sandbox: Path) -> None:
+    first = course("hint", "ch00_warmup", root=sandbox).stdout
+    second = course("hint", "ch00_warmup", root=sandbox).stdout
+    assert first.startswith("Hint 1 of") and second.startswith("Hint 2 of") and first != second
+
+
+def test_reset_restores_the_pristine_stub_and_keeps_a_backup(sandbox: Path) -> None:
+    path = sandbox / "exercises" / "ch00_warmup.py"
+    pristine = path.read_text()
+    path.write_text("# my attempt\n")
+    out = course("reset", "ch00_warmup", root=sandbox)
+    assert out.returncode == 0
+    assert path.read_text() == pristine
+    assert (sandbox / "exercises" / "ch00_warmup.py.bak").read_text() == "# my attempt\n"
+
+
+def test_doctor_passes_on_this_setup() -> None:
+    out = course("doctor")
+    assert out.returncode == 0, out.stdout
+    assert "Ready for the course" in out.stdout
+
+
+def test_doctor_names_the_fix_for_a_dead_redis() -> None:
+    env = {**os.environ, "REDIS_URL": "redis://127.0.0.1:1/0"}
+    out = subprocess.run([*COURSE, "doctor"], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 1
+    assert "FAIL" in out.stdout and "unset REDIS_URL" in out.stdout

@@ -1,0 +1,106 @@
+"""The in-process server: real sockets, quick start, clear errors, clean stop, safe re-runs."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+import websockets
+from fastapi import FastAPI, WebSocket
+
+from course_app.server import BackgroundServer, ServerError, start_server, stop_server
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def test_serves_the_course_app_on_a_real_socket() -> None:
+    with BackgroundServer() as server:
+        assert server.url.startswith("http://127.0.0.1:") and server.port > 0
+        assert server.ws_url == server.url.replace("http", "ws")
+        body = httpx.get(server.url + "/whoami").json()
+        assert isinstance(body["pid"], int)
+    assert not server.running
+    assert _port_is_free(server.port)
+
+
+def test_a_taken_port_is_a_clear_error_not_a_hang() -> None:
+    with BackgroundServer() as first:
+        started = time.monotonic()
+        with pytest.raises(ServerError, match="taken.*port=0"):
+            BackgroundServer(port=first.port).start()
+        assert time.monotonic() - started < 2
+
+
+def test_a_crash_at_startup_is_a_clear_error() -> None:
+    @asynccontextmanager
+    async def broken(app: FastAPI) -> AsyncIterator[None]:
+        raise RuntimeError("database is down")
+        yield
+
+    with pytest.raises(ServerError, match="start-up"):
+        BackgroundServer(FastAPI(lifespan=broken)).start()
+
+
+def test_start_server_again_stops_the_previous_one() -> None:
+    first = start_server(name="test-rerun")
+    second = start_server(name="test-rerun")
+    try:
+        assert not first.running and second.running
+        assert httpx.get(second.url + "/whoami").status_code == 200
+    finally:
+        stop_server("test-rerun")
+    assert not second.running
+
+
+def test_stop_sends_1012_to_open_websockets() -> None:
+    app = FastAPI()
+
+    @app.websocket("/hold")
+    async def hold(ws: WebSocket) -> None:
+        await ws.accept()
+        while True:
+            await ws.receive_text()
+
+    async def scenario() -> int | None:
+        server = BackgroundServer(app).start()
+        async with websockets.connect(server.ws_url + "/hold") as ws:
+            await asyncio.to_thread(server.stop)
+            with pytest.raises(websockets.ConnectionClosed):
+                await ws.recv()
+            return ws.close_code
+
+    assert asyncio.run(scenario()) == 1012
+
+
+def test_async_with_form_and_no_threads_left_behind() -> None:
+    before = {t.name for t in threading.enumerate()}
+
+    async def scenario() -> int:
+        async with BackgroundServer() as server:
+            async with httpx.AsyncClient() as client:
+                return (await client.get(server.url + "/whoami")).status_code
+
+    assert asyncio.run(scenario()) == 200
+    leftover = {t.name for t in threading.enumerate()} - before
+    assert not [name for name in leftover if name.startswith("uvicorn-")]
+
+
+def test_cleanup_happens_when_the_body_raises() -> None:
+    with pytest.raises(ZeroDivisionError):
+        with BackgroundServer() as server:
+            port = server.port
+            1 / 0
+    assert not server.running and _port_is_free(port)
