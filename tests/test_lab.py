@@ -1,0 +1,50 @@
+"""`make lab` really serves JupyterLab, opened on the welcome notebook."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from course_app.server import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_make_lab_serves_the_welcome_notebook() -> None:
+    port = free_port()
+    args = f"--no-browser --port={port} --IdentityProvider.token= --ServerApp.port_retries=0"
+    proc = subprocess.Popen(["make", "-s", "lab", f"LAB_ARGS={args}"], cwd=ROOT, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                lab = httpx.get(f"http://127.0.0.1:{port}/lab/tree/notebooks/00_welcome.ipynb", timeout=2)
+                if lab.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else "make lab exited"
+            assert time.monotonic() < deadline, "JupyterLab did not answer within 60 s"
+            time.sleep(0.25)
+        assert "JupyterLab" in lab.text
+        notebook = httpx.get(f"http://127.0.0.1:{port}/api/contents/notebooks/00_welcome.ipynb", timeout=5)
+        assert notebook.status_code == 200 and notebook.json()["type"] == "notebook"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
