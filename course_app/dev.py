@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import nbformat
+import nbformat  # untyped library
 
 __all__ = ["lint_notebook", "refresh", "strip"]
 

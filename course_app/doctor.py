@@ -29,8 +29,8 @@ class Finding:
 def _python() -> list[Finding]:
     v = sys.version_info
     text = f"Python {v.major}.{v.minor}.{v.micro} ({sys.executable})"
-    if v < (3, 10):
-        return [Finding("FAIL", text, "Python 3.10 or newer is needed; 3.11 or 3.12 is best. Then run `make setup` again.")]
+    if v < (3, 11):
+        return [Finding("FAIL", text, "Python 3.11 or newer is needed (3.11 or 3.12 is best). Install it, then `make clean setup`.")]
     if not sys.prefix.endswith(".venv") and os.environ.get("CONDA_PREFIX") is None:
         return [Finding("WARN", text + ", not the course's .venv", "Run the course through `make lab` / `.venv/bin/course`.")]
     return [Finding("OK", text)]

@@ -63,7 +63,7 @@ class _QuietServer(uvicorn.Server):
     """A uvicorn server that never touches signal handlers (we are not the main thread)."""
 
     @contextlib.contextmanager
-    def capture_signals(self) -> Any:  # type: ignore[override]
+    def capture_signals(self) -> Any:
         yield
 
 

@@ -25,7 +25,8 @@ async def _publish(app: Any, message: dict[str, Any]) -> int:
     bridge = getattr(state, "scale_bridge", None)
     if bridge is not None:
         return int(await bridge.publish(message))
-    return state.scale_hub.publish(message)
+    hub: Hub = state.scale_hub
+    return hub.publish(message)
 
 
 @router.websocket("/ws")

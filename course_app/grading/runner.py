@@ -85,20 +85,22 @@ def run_check(
             _kill_group(proc)
             output = b""
         seconds = time.perf_counter() - started
-        base = dict(id=exercise.id, title=exercise.title, file=relative(path), seconds=seconds)
+        def result(status: str, problem: str | None, steps: list[dict[str, object]] | None = None) -> Result:
+            return Result(exercise.id, exercise.title, relative(path), status, steps or [], problem, seconds)
+
         if out.exists():
             data = json.loads(out.read_text())
-            return Result(**base, status=data["status"], steps=data["steps"], problem=data["problem"])
+            return result(data["status"], data["problem"], data["steps"])
         dump = hang.read_text() if hang.exists() else ""
         if dump:
             where = location_in_dump(dump, path)
             at = f" It was busy at {where}" if where else ""
-            return Result(**base, status="fail", problem=(
+            return result("fail", (
                 f"Your code did not finish within {limit:g} s and never gave the event loop a turn.{at}\n"
                 "A loop that never ends, or a blocking call such as time.sleep() inside async code?"
             ))
         tail = output.decode(errors="replace").strip().splitlines()[-8:]
-        return Result(**base, status="error", problem=(
+        return result("error", (
             f"The check process ended without a result (exit code {proc.returncode}).\n" + "\n".join(tail)
         ))
 
