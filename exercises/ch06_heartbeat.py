@@ -1,0 +1,50 @@
+"""Chapter 06: an application-level heartbeat.
+
+Goal: the /heartbeat WebSocket sends {"type": "ping"} every PING_INTERVAL seconds.
+The client answers {"type": "pong"}.
+After MAX_MISSED pings in a row without a pong, close the connection with
+CloseCode.HEARTBEAT_TIMEOUT, so a client that went silent is let go.
+A pong that arrives late (after the next ping went out) still counts.
+
+The check sets PING_INTERVAL and MAX_MISSED to small values, so keep reading them
+from these module-level names.
+
+Check it: run check("ch06_heartbeat") in the notebook, or `course check ch06_heartbeat` in a terminal.
+"""
+
+import asyncio
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+from course_app.realtime.codes import CloseCode
+
+PING_INTERVAL = 5.0  # seconds between pings
+MAX_MISSED = 3  # unanswered pings in a row before we give up on the client
+
+app = FastAPI()
+
+
+@app.websocket("/heartbeat")
+async def heartbeat(websocket: WebSocket) -> None:
+    await websocket.accept()
+    missed = 0  # pings sent since the last pong
+
+    async def listen() -> None:
+        """Read the client's messages; a pong proves it is still there."""
+        nonlocal missed
+        try:
+            while True:
+                message = await websocket.receive_json()
+                if message.get("type") == "pong":
+                    missed = 0
+        except WebSocketDisconnect:
+            pass
+
+    listener = asyncio.create_task(listen())
+    try:
+        # TODO: while the listener runs, send {"type": "ping"} every PING_INTERVAL seconds
+        # and count it in `missed`; once MAX_MISSED pings went unanswered, close the
+        # connection with CloseCode.HEARTBEAT_TIMEOUT and return.
+        await listener
+    finally:
+        listener.cancel()
