@@ -70,7 +70,9 @@
         this.show("open", "open: connected to " + this.url + again);
       });
       ws.addEventListener("message", (event) => this.onMessage(event.data));
-      ws.addEventListener("close", (event) => this.retryLater(event));
+      let opened = false;
+      ws.addEventListener("open", () => { opened = true; });
+      ws.addEventListener("close", (event) => this.retryLater(event, opened));
     }
 
     // Exponential backoff with jitter: 250 ms, 500 ms, 1 s, 2 s, 4 s, 4 s ...
@@ -82,9 +84,12 @@
       return ceiling / 2 + Math.random() * (ceiling / 2);
     }
 
-    retryLater(event) {
+    retryLater(event, opened) {
+      const attempt = this.failures + 1;
       const delay = this.nextDelay();
-      const why = "closed (" + event.code + " " + closeName(event.code) + (event.reason ? ": " + event.reason : "") + ")";
+      const why = opened
+        ? "closed (" + event.code + " " + closeName(event.code) + (event.reason ? ": " + event.reason : "") + ")"
+        : "closed: could not connect (attempt " + attempt + ")";
       const due = Date.now() + delay;
       const tick = () => {
         const left = Math.max(0, due - Date.now()) / 1000;
