@@ -66,7 +66,7 @@ async def _listen(websocket: WebSocket, handle: Handler) -> None:
             return
         try:
             data = json.loads(text)
-        except ValueError as err:
+        except json.JSONDecodeError as err:
             await _send(websocket, {"type": "error", "reason": f"malformed JSON ({err.msg}): send an object like {{\"type\": \"pong\"}}"})
             continue
         if not isinstance(data, dict):

@@ -1,0 +1,140 @@
+"""Check for ch06_producer_consumer: a stream that ends promptly when its client leaves.
+
+The learner's app is wrapped in a thin ASGI layer that notes when each
+WebSocket handler returns, and ``prices()`` is wrapped to note when the feed is
+closed. A real client connects, then leaves (a clean close, then an abrupt
+drop) while the handler sits in a long TICK; the check measures how long the
+handler and the feed live on after that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import websockets
+
+from course_app.grading.checker import T
+from course_app.grading.kit import learner_app, serve
+
+TITLE = "Stop streaming the moment the client leaves"
+HINTS = [
+    "A handler that only sends hears about a disconnect when a send fails. "
+    "Reading is what notices at once: something must be awaiting websocket.receive_text() all the time.",
+    "Put the `async for update in prices(): await websocket.send_json(update)` loop in one coroutine "
+    "and a `while True: await websocket.receive_text()` loop (ending on WebSocketDisconnect) in another.",
+    "Start both with asyncio.create_task, then `await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)`, "
+    "and in a `finally:` cancel every task. gather() would wait for both, which is the bug again.",
+]
+TIME_LIMIT = 25
+
+SLOW_TICK = 2.5  # the handler is asleep in prices() when the client leaves
+BOUND = 0.8  # a watched stream ends within milliseconds; a send-only one takes about SLOW_TICK
+WATCH = 1.6  # how long we wait before reporting "still running"
+
+
+@dataclass
+class Probe:
+    """When handlers and feeds started and ended (perf_counter seconds; written from the server thread)."""
+
+    handlers_started: int = 0
+    handler_ends: list[float] = field(default_factory=list)
+    feeds_started: int = 0
+    feed_ends: list[float] = field(default_factory=list)
+
+    def wrap_app(self, app: Any) -> Any:
+        async def watched(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            if scope["type"] != "websocket":
+                await app(scope, receive, send)
+                return
+            self.handlers_started += 1
+            try:
+                await app(scope, receive, send)
+            finally:
+                self.handler_ends.append(time.perf_counter())
+
+        return watched
+
+    def wrap_feed(self, feed: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+        async def watched(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            self.feeds_started += 1
+            try:
+                async for item in feed(*args, **kwargs):
+                    yield item
+            finally:
+                self.feed_ends.append(time.perf_counter())
+
+        return watched
+
+
+async def _ended_after(ends: list[float], count: int, left_at: float) -> float | None:
+    """Seconds from ``left_at`` until ``ends`` holds ``count`` entries, or None if not within WATCH."""
+    deadline = left_at + WATCH
+    while time.perf_counter() < deadline:
+        if len(ends) >= count:
+            return max(0.0, ends[count - 1] - left_at)
+        await asyncio.sleep(0.01)
+    return None
+
+
+def _late(seconds: float | None) -> str:
+    return f"still running {WATCH:g} s after the client left" if seconds is None else f"ended {seconds:.2f} s after"
+
+
+async def check(learner: ModuleType, t: T) -> None:
+    with t.step("TICK and prices() are still in the file"):
+        t.expect(hasattr(learner, "TICK"), expected="a module-level TICK (keep the line from the original file)", got="missing")
+        t.expect(callable(getattr(learner, "prices", None)), expected="the prices() feed from the original file", got="missing")
+
+    probe = Probe()
+    setattr(learner, "prices", probe.wrap_feed(learner.prices))
+    app = probe.wrap_app(learner_app(learner))
+    async with serve(app, ws_ping_interval=None, graceful_timeout=0.5) as server:
+        url = server.ws_url + "/stream"
+
+        with t.step('streams {"seq": 1}, {"seq": 2}, {"seq": 3} in order'):
+            setattr(learner, "TICK", 0.05)
+            async with websockets.connect(url, ping_interval=None) as ws:
+                got = [json.loads(await t.within(2, ws.recv(), "waiting for the next update")) for _ in range(3)]
+            t.expect(got == [{"seq": 1}, {"seq": 2}, {"seq": 3}], expected='[{"seq": 1}, {"seq": 2}, {"seq": 3}]', got=got)
+            await _ended_after(probe.handler_ends, probe.handlers_started, time.perf_counter())
+
+        setattr(learner, "TICK", SLOW_TICK)
+        started = probe.handlers_started
+        feeds = probe.feeds_started
+        async with websockets.connect(url, ping_interval=None) as ws:
+            await asyncio.sleep(0.3)  # the handler is now asleep inside prices()
+        left_at = time.perf_counter()
+        handler = await _ended_after(probe.handler_ends, started + 1, left_at)
+        with t.step(f"the handler ends within {BOUND:g} s after the client closes (TICK = {SLOW_TICK:g} s)"):
+            t.expect(handler is not None and handler <= BOUND,
+                     expected=f"ended within {BOUND:g} s, long before the next update is due",
+                     got=_late(handler))
+        with t.step(f"the feed, prices(), stops within {BOUND:g} s after the client closes"):
+            t.expect(probe.feeds_started > feeds, expected="the handler reads its updates from prices()",
+                     got="prices() was never started")
+            feed = await _ended_after(probe.feed_ends, probe.feeds_started, left_at)
+            t.expect(feed is not None and feed <= BOUND,
+                     expected=f"prices() closed within {BOUND:g} s (cancel the task that reads it)",
+                     got=_late(feed).replace("still running", "prices() still running"))
+
+        started = probe.handlers_started
+        ws = await websockets.connect(url, ping_interval=None)
+        await asyncio.sleep(0.3)
+        ws.transport.abort()  # no close frame: the TCP connection just goes away
+        left_at = time.perf_counter()
+        dropped = await _ended_after(probe.handler_ends, started + 1, left_at)
+        with t.step(f"the handler ends within {BOUND:g} s after the connection drops without a close frame"):
+            t.expect(dropped is not None and dropped <= BOUND, expected=f"ended within {BOUND:g} s",
+                     got=_late(dropped))
+
+        with t.step("the server still streams to a new client afterwards"):
+            setattr(learner, "TICK", 0.05)
+            async with websockets.connect(url, ping_interval=None) as ws:
+                first = json.loads(await t.within(2, ws.recv(), "waiting for the first update"))
+            t.expect(first == {"seq": 1}, expected='{"seq": 1}', got=first)
