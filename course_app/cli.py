@@ -135,6 +135,37 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_board(args: argparse.Namespace) -> int:
+    import time
+
+    from course_app.board import create_board_app
+    from course_app.server import BackgroundServer, ServerError
+
+    try:
+        with BackgroundServer(create_board_app(), host=args.host, port=args.port) as server:
+            print(f"The board is live at {server.url}/")
+            print(f"Attendees join with:  course join {server.url} <their name>")
+            if args.host == "127.0.0.1":
+                print("(only this machine can reach it; use --host 0.0.0.0 for attendees on your network)")
+            print("Ctrl+C stops it.", flush=True)
+            while server.running:
+                time.sleep(0.5)
+    except ServerError as err:
+        print(err, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _cmd_join(args: argparse.Namespace) -> int:
+    from course_app.grading import state
+
+    state.join_board(args.url, args.name)
+    print(f"Joined the board at {args.url} as {args.name!r}: your checks will report there.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="course", description="Work through the FastAPI real-time course.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -173,6 +204,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--port", type=int, default=8000)
     p.set_defaults(func=_cmd_serve)
+    p = sub.add_parser("board", help="instructor: a live board of who has passed what")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8100)
+    p.set_defaults(func=_cmd_board)
+
+    p = sub.add_parser("join", help="report your check results to the instructor's board")
+    p.add_argument("url")
+    p.add_argument("name")
+    p.set_defaults(func=_cmd_join)
     return parser
 
 

@@ -35,6 +35,12 @@ def check_and_report(targets: list[str], *, solutions: bool | None = None, verbo
             state.record_result(result.id, result.status)
         print(report.render(result, verbose=verbose or not result.passed), flush=True)
     print(report.summary(results), flush=True)
+    if record:
+        from course_app.board import report_to_board
+
+        note = report_to_board([(r.id, r.status) for r in results])
+        if note:
+            print(note, flush=True)
     return results
 
 

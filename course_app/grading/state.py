@@ -8,7 +8,7 @@ from typing import Any
 
 from course_app.grading.paths import state_dir
 
-__all__ = ["last_status", "next_hint_index", "record_result"]
+__all__ = ["board", "join_board", "last_status", "next_hint_index", "record_result"]
 
 
 def _load() -> dict[str, Any]:
@@ -45,3 +45,14 @@ def record_result(exercise_id: str, status: str) -> None:
 
 def last_status(exercise_id: str) -> str:
     return str(_load().get("results", {}).get(exercise_id, {}).get("status", "not tried"))
+
+
+def join_board(url: str, learner: str) -> None:
+    data = _load()
+    data["board"] = {"url": url, "learner": learner}
+    _save(data)
+
+
+def board() -> dict[str, str]:
+    joined = _load().get("board", {})
+    return {k: str(v) for k, v in joined.items()} if isinstance(joined, dict) else {}
