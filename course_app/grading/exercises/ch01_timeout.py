@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 from course_app.grading.checker import T
 
@@ -87,15 +87,15 @@ def _function(learner: ModuleType, t: T) -> Callable[..., Any]:
         t.fail("Your file has no fetch_with_timeout function. Keep the "
                "`async def fetch_with_timeout(fetch, item, seconds, default)` line from the original file "
                "(`course reset ch01_timeout` restores it).")
-    assert fn is not None
-    return fn
+    return cast(Callable[..., Any], fn)
 
 
 def _start(t: T, fn: Callable[..., Any], fake: FakeFetch, seconds: float) -> "asyncio.Future[Any]":
     pending = fn(fake.fetch, "soup", seconds, DEFAULT)
     if not inspect.isawaitable(pending):
         t.fail(f"fetch_with_timeout returned {type(pending).__name__} right away. Define it with `async def`.")
-    return asyncio.ensure_future(pending)
+    awaitable: Awaitable[Any] = pending
+    return asyncio.ensure_future(awaitable)
 
 
 def _expect_free_loop(t: T, watch: LoopWatch) -> None:
