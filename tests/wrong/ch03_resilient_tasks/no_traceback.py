@@ -30,6 +30,7 @@ def run_safely(task, order_id: str) -> None:
     except Exception as err:
         logger.error("task %s failed: %s", task.__name__, err)
 
+
 @app.post("/checkout")
 async def checkout(order_id: str, background_tasks: BackgroundTasks) -> dict:
     for task in (email_receipt, update_stats, notify_warehouse):

@@ -31,6 +31,7 @@ def run_safely(task, order_id: str) -> None:
         logger.exception("task %s failed", task.__name__)
         raise
 
+
 @app.post("/checkout")
 async def checkout(order_id: str, background_tasks: BackgroundTasks) -> dict:
     for task in (email_receipt, update_stats, notify_warehouse):
