@@ -91,11 +91,11 @@ class RoomManager:
     async def _send(self, websocket: WebSocket, message: dict[str, str]) -> bool:
         try:
             await asyncio.wait_for(websocket.send(message), self.send_timeout)
-        except _GONE:
-            return False  # it died; its own handler will notice too
-        except TimeoutError:
+        except TimeoutError:  # first: TimeoutError is a subclass of OSError, one of _GONE
             self._close_later(websocket)
             return False
+        except _GONE:
+            return False  # it died; its own handler will notice too
         return True
 
     def _close_later(self, websocket: WebSocket) -> None:
