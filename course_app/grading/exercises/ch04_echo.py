@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import ModuleType
 
@@ -72,9 +72,9 @@ def _crash_report(errors: list[str]) -> str:
     return f"uvicorn logged 'Exception in ASGI application' {len(errors)} time(s): {kinds}"
 
 
-async def _wait_for(condition: object, seconds: float = 2.0) -> None:
+async def _wait_for(condition: Callable[[], object], seconds: float = 2.0) -> None:
     deadline = asyncio.get_running_loop().time() + seconds
-    while not condition() and asyncio.get_running_loop().time() < deadline:  # type: ignore[operator]
+    while not condition() and asyncio.get_running_loop().time() < deadline:
         await asyncio.sleep(0.02)
 
 
