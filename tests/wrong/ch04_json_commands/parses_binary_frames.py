@@ -57,9 +57,7 @@ async def commands(websocket: WebSocket) -> None:
     try:
         while True:
             frame = await next_frame(websocket)
-            # A frame of the wrong type means the client speaks another protocol:
-            # there is nothing useful to answer, so close with a named code and a
-            # reason. (json.loads would happily parse bytes, so check the type first.)
+            # (no look at the frame type: json.loads accepts bytes too)
             # Everything else is a mistake the client can fix: say what it was in an
             # error frame and wait for the next frame. One bad message must not cost
             # the client its connection (and never crashes the handler).
