@@ -4,7 +4,7 @@
     python -m course_app.dev lint                                      # the conventions tests/ enforces
 
 Conventions: no stored outputs or execution counts except on check cells
-(``# NBVAL_CHECK_OUTPUT``), python3 kernelspec, no machine paths, one sentence
+(``# NBVAL_CHECK_OUTPUT``, count 1 so that nbval compares them), python3 kernelspec, no machine paths, one sentence
 per Markdown line, every exercise has a check cell in its chapter's notebook.
 """
 
@@ -41,12 +41,15 @@ def strip(nb: Any) -> Any:
         cell.metadata.pop("scrolled", None)
         if cell.cell_type != "code":
             continue
-        cell.execution_count = None
         if is_check_cell(cell):
+            # nbval skips the comparison of a cell whose stored count is None ("unrun"),
+            # so check cells keep a count of 1.
+            cell.execution_count = 1
             for out in cell.outputs:
                 if "execution_count" in out:
-                    out["execution_count"] = None
+                    out["execution_count"] = 1
         else:
+            cell.execution_count = None
             cell.outputs = []
     return nb
 
@@ -99,7 +102,7 @@ def lint_notebook(path: Path) -> list[str]:
             continue
         if cell.cell_type != "code":
             continue
-        if cell.execution_count is not None:
+        if cell.execution_count is not None and not is_check_cell(cell):
             problems.append(f"{where}: stored execution count")
         if is_check_cell(cell):
             ids = _CHECK_CALL.findall(cell.source)
