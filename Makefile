@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.course-installed
 PORT   ?= 8000
 WORKERS ?= 1
+# .venv/bin first on PATH: `course` works in JupyterLab's terminals and in `!course` cells.
+export PATH := $(abspath $(BIN)):$(PATH)
 # JupyterLab refuses to run as root without this flag (containers, CI).
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
