@@ -102,7 +102,7 @@ async def check(learner: ModuleType, t: T) -> None:
                 t.expect(got == ["receipt B2", "warehouse B2"],
                          expected='["receipt B2", "warehouse B2"] (stats failed, the rest ran)', got=got)
 
-            with t.step("the failure is logged at ERROR level, with its traceback (logger.exception)"):
+            with t.step("the failure is logged at error level, with its traceback (logger.exception)"):
                 errors = [r for r in logs.records if r.levelno >= logging.ERROR]
                 with_trace = [r for r in errors if r.exc_info and isinstance(r.exc_info[1], InjectedFailure)]
                 mentions = [r for r in errors if "update_stats" in r.getMessage() or "B2" in r.getMessage()]

@@ -1,6 +1,6 @@
 """Prints the error instead of logging it: print() reaches no log handler, no alert, no log file.
 
-Fails: logged at ERROR level
+Fails: logged at error level
 """
 
 import logging

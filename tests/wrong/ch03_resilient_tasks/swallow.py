@@ -1,6 +1,6 @@
 """A try/except that swallows the failure: the other tasks run, but nobody ever hears about it.
 
-Fails: logged at ERROR level
+Fails: logged at error level
 """
 
 import logging
