@@ -29,7 +29,7 @@ TIME_LIMIT = 15
 
 DEFAULT = "(no answer)"
 TICK = 0.01
-MAX_LAG = 0.3  # a free loop lags a few ms; a blocked one lags for the whole wait (1 s here)
+MAX_LAG = 0.5  # a free loop lags a few ms; a blocked one lags for the whole wait (1 s here)
 
 
 class FakeFetch:
