@@ -89,9 +89,17 @@ def _ports() -> list[Finding]:
                 sock.bind(("127.0.0.1", port))
                 found.append(Finding("OK", f"port {port} is free ({user})"))
             except OSError:
+                if port == 8888 and _inside_jupyter():
+                    found.append(Finding("OK", f"port {port} is in use by the JupyterLab you are running"))
+                    continue
                 found.append(Finding("WARN", f"port {port} is in use ({user} will need another)",
                                      f"Stop what uses it (`lsof -i :{port}`) or pass --port to `course serve`."))
     return found
+
+
+def _inside_jupyter() -> bool:
+    """True in a Jupyter kernel or terminal (both inherit the server's JPY_* variables)."""
+    return any(name.startswith("JPY_") for name in os.environ)
 
 
 def _chromium() -> list[Finding]:
