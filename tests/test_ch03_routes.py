@@ -1,0 +1,121 @@
+"""Chapter 03 routes over real HTTP: classic replies, tasks after the response, order, failures, shutdown."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from course_app.app import create_app
+from course_app.chapters.ch03_background import Outbox
+from course_app.server import BackgroundServer
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[BackgroundServer]:
+    with BackgroundServer(create_app()) as running:
+        yield running
+
+
+@pytest.fixture()
+def client(server: BackgroundServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=10) as c:
+        c.delete("/outbox")
+        yield c
+
+
+def _events(client: httpx.Client) -> list[str]:
+    return [e["event"] for e in client.get("/outbox").json()["entries"]]
+
+
+def _wait_for(client: httpx.Client, count: int, seconds: float = 5.0) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        entries: list[dict[str, Any]] = client.get("/outbox").json()["entries"]
+        if len(entries) >= count:
+            return entries
+        time.sleep(0.02)
+    raise AssertionError(f"expected {count} outbox entries within {seconds} s, got {_events(client)}")
+
+
+def test_process_answers_before_its_task_runs(client: httpx.Client) -> None:
+    reply = client.post("/process/", json={"file": "a.csv"})
+    assert reply.json() == {"status": "accepted"}
+    assert _events(client) == [], "the 1 s task cannot have finished when the answer arrives"
+    (entry,) = _wait_for(client, 1)
+    assert entry["event"] == "log: processed {'file': 'a.csv'}"
+    assert entry["thread"] == "AnyIO worker thread"
+
+
+def test_notify_and_signup_classic_replies(client: httpx.Client) -> None:
+    assert client.post("/notify/7").json() == {"detail": "notification queued"}
+    assert client.post("/signup", params={"email": "ada@example.com"}).json() == {"message": "Welcome!"}
+    entries = _wait_for(client, 2)
+    assert sorted(e["event"] for e in entries) == ["notify 7: you have a notification", "welcome email to ada@example.com"]
+    assert all(e["thread"].startswith("uvicorn-") for e in entries), "async tasks run on the loop's thread"
+
+
+def test_bad_input_gets_a_422(client: httpx.Client) -> None:
+    assert client.post("/notify/seven").status_code == 422
+    assert client.post("/signup").status_code == 422
+    assert client.post("/order").status_code == 422
+    assert client.post("/ch03/crunch", params={"where": "gpu"}).status_code == 422
+
+
+def test_order_runs_three_tasks_in_order(client: httpx.Client) -> None:
+    assert client.post("/order", params={"order_id": "42"}).json() == {"order_id": "42"}
+    entries = _wait_for(client, 3)
+    assert [e["event"] for e in entries] == [
+        "order 42: saved to database", "order 42: kitchen notified", "order 42: receipt sent",
+    ]
+    assert [e["thread"].startswith("uvicorn-") for e in entries] == [False, True, False]
+    assert entries[0]["t"] < entries[1]["t"] < entries[2]["t"]
+
+
+def test_a_failing_task_stops_the_ones_after_it(client: httpx.Client) -> None:
+    client.post("/ch03/chain", params={"fail_at": 2})
+    _wait_for(client, 3)
+    time.sleep(0.3)
+    assert _events(client) == ["chain: reserve stock started", "chain: reserve stock done", "chain: charge card started"]
+
+
+def test_a_guarded_failure_is_logged_and_the_rest_run(client: httpx.Client, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.ERROR, logger="course_app.chapters.ch03_background"):
+        client.post("/ch03/chain", params={"fail_at": 2, "guard": True})
+        _wait_for(client, 6)
+    assert _events(client)[-3:] == ["chain: charge card FAILED (logged)", "chain: email receipt started", "chain: email receipt done"]
+    (record,) = [r for r in caplog.records if r.name == "course_app.chapters.ch03_background"]
+    assert record.exc_info is not None and "charge card" in record.getMessage()
+
+
+def test_outbox_is_safe_with_concurrent_writers() -> None:
+    box = Outbox()
+
+    def write(n: int) -> None:
+        for i in range(500):
+            box.write(f"{n}-{i}")
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    entries = box.read()
+    assert len(entries) == 1000, "the outbox keeps the newest 1000 entries"
+    assert [e["seq"] for e in entries] == list(range(3001, 4001))
+    assert box.reset() == 1000 and box.read() == []
+
+
+def test_shutdown_waits_for_a_running_task() -> None:
+    with BackgroundServer(create_app(), graceful_timeout=3.0) as one:
+        httpx.delete(one.url + "/outbox")
+        assert httpx.post(one.url + "/notify/3").status_code == 200
+    # the `with` block stopped the server: the 0.5 s task must have finished first
+    from course_app.chapters.ch03_background import outbox
+
+    assert "notify 3: you have a notification" in [e["event"] for e in outbox.read()]
