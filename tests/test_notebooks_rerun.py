@@ -13,6 +13,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from course_app.dev import cell_text, check_output_passed, is_check_cell
+
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
 
@@ -27,6 +29,5 @@ def test_run_all_twice_in_one_kernel(path: Path, monkeypatch: pytest.MonkeyPatch
             for index, cell in enumerate(nb.cells):
                 client.execute_cell(cell, index)
     for cell in nb.cells:
-        if "NBVAL_CHECK_OUTPUT" in cell.source:
-            text = "".join(o.get("text", "") for o in cell.outputs)
-            assert "PASS" in text and "FAIL" not in text, text
+        if is_check_cell(cell):
+            assert check_output_passed(cell), cell_text(cell)
