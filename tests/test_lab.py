@@ -36,8 +36,13 @@ def test_make_lab_serves_the_welcome_notebook() -> None:
             assert time.monotonic() < deadline, "JupyterLab did not answer within 60 s"
             time.sleep(0.25)
         assert "JupyterLab" in lab.text
-        notebook = httpx.get(f"http://127.0.0.1:{port}/api/contents/notebooks/00_welcome.ipynb", timeout=5)
+        base = f"http://127.0.0.1:{port}"
+        landing = httpx.get(base + "/", follow_redirects=True, timeout=5)
+        assert landing.url.path == "/lab/tree/notebooks/00_welcome.ipynb"  # opens on the welcome notebook
+        notebook = httpx.get(base + "/api/contents/notebooks/00_welcome.ipynb", timeout=5)
         assert notebook.status_code == 200 and notebook.json()["type"] == "notebook"
+        exercise = httpx.get(base + "/api/contents/exercises/ch00_warmup.py", timeout=5)
+        assert exercise.status_code == 200  # the exercises are in the file browser too
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
