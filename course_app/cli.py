@@ -6,7 +6,11 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from course_app._lifecycle import StartStop
 
 __all__ = ["main"]
 
@@ -109,46 +113,16 @@ def _cmd_redis(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_serve(args: argparse.Namespace) -> int:
+def _serve_until_interrupted(make: Callable[[], StartStop], describe: Callable[[Any], list[str]]) -> int:
+    """Start a server, say where it is, keep it up until Ctrl+C; a start-up error exits 1."""
     import time
 
-    from course_app.server import BackgroundServer, Cluster, ServerError
+    from course_app.server import ServerError
 
     try:
-        if args.workers > 1:
-            with Cluster(workers=args.workers, port=args.port) as cluster:
-                print(f"course_app: {args.workers} workers at {cluster.url} sharing Redis {cluster.redis_url}")
-                print("Ctrl+C stops it.", flush=True)
-                while True:
-                    time.sleep(0.5)
-        else:
-            with BackgroundServer(port=args.port) as server:
-                print(f"course_app at {server.url}  (pages: {server.url}/static/echo.html)")
-                print("Ctrl+C stops it.", flush=True)
-                while server.running:
-                    time.sleep(0.5)
-    except ServerError as err:
-        print(err, file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        pass
-    return 0
-
-
-def _cmd_board(args: argparse.Namespace) -> int:
-    import time
-
-    from course_app.board import create_board_app
-    from course_app.server import BackgroundServer, ServerError
-
-    try:
-        with BackgroundServer(create_board_app(), host=args.host, port=args.port) as server:
-            print(f"The board is live at {server.url}/")
-            print(f"Attendees join with:  course join {server.url} <their name>")
-            if args.host == "127.0.0.1":
-                print("(only this machine can reach it; use --host 0.0.0.0 for attendees on your network)")
-            print("Ctrl+C stops it.", flush=True)
-            while server.running:
+        with make() as running:
+            print("\n".join([*describe(running), "Ctrl+C stops it."]), flush=True)
+            while getattr(running, "running", True):
                 time.sleep(0.5)
     except ServerError as err:
         print(err, file=sys.stderr)
@@ -156,6 +130,33 @@ def _cmd_board(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from course_app.server import BackgroundServer, Cluster
+
+    if args.workers > 1:
+        return _serve_until_interrupted(
+            lambda: Cluster(workers=args.workers, port=args.port),
+            lambda c: [f"course_app: {args.workers} workers at {c.url} sharing Redis {c.redis_url}"],
+        )
+    return _serve_until_interrupted(
+        lambda: BackgroundServer(port=args.port),
+        lambda s: [f"course_app at {s.url}  (pages: {s.url}/static/echo.html)"],
+    )
+
+
+def _cmd_board(args: argparse.Namespace) -> int:
+    from course_app.board import create_board_app
+    from course_app.server import BackgroundServer
+
+    def describe(server: Any) -> list[str]:
+        lines = [f"The board is live at {server.url}/", f"Attendees join with:  course join {server.url} <their name>"]
+        if args.host == "127.0.0.1":
+            lines.append("(only this machine can reach it; use --host 0.0.0.0 for attendees on your network)")
+        return lines
+
+    return _serve_until_interrupted(lambda: BackgroundServer(create_board_app(), host=args.host, port=args.port), describe)
 
 
 def _cmd_join(args: argparse.Namespace) -> int:

@@ -19,10 +19,11 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from course_app._lifecycle import StartStop, die_with_parent
 
 __all__ = ["EmbeddedRedis", "RedisUnavailable", "find_redis_binary", "redis_url"]
 
@@ -71,16 +72,7 @@ def _ping(port: int, timeout: float = 0.2) -> bool:
         return False
 
 
-def _die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError):
-            import ctypes
-            import signal
-
-            ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-class EmbeddedRedis:
+class EmbeddedRedis(StartStop):
     """A redis-server process owned by this object.
 
     >>> with EmbeddedRedis() as redis:
@@ -121,7 +113,7 @@ class EmbeddedRedis:
                     "--dir", self._dir.name, "--loglevel", "warning",
                 ],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                start_new_session=True, preexec_fn=_die_with_parent,
+                start_new_session=True, preexec_fn=die_with_parent,
             )
             deadline = time.monotonic() + timeout
             while time.monotonic() < deadline and self._proc.poll() is None:
@@ -157,20 +149,6 @@ class EmbeddedRedis:
             self._dir.cleanup()
             self._dir = None
         atexit.unregister(self.stop)
-
-    def __enter__(self) -> "EmbeddedRedis":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> "EmbeddedRedis":
-        import asyncio
-
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.stop()
 
 
 _shared: EmbeddedRedis | None = None

@@ -26,6 +26,8 @@ from typing import Any
 import httpx
 import uvicorn
 
+from course_app._lifecycle import StartStop, die_with_parent
+
 __all__ = ["BackgroundServer", "Cluster", "ServerError", "start_server", "stop_server"]
 
 _READY_TIMEOUT = 10.0
@@ -67,7 +69,7 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-class BackgroundServer:
+class BackgroundServer(StartStop):
     """An ASGI app served by uvicorn on a real socket from a daemon thread.
 
     >>> with BackgroundServer(app) as server:
@@ -181,21 +183,6 @@ class BackgroundServer:
             self._close_socket()
             self._thread = None
 
-    def __enter__(self) -> "BackgroundServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> "BackgroundServer":
-        import asyncio
-
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(self, *exc: object) -> None:
-        import asyncio
-
-        await asyncio.to_thread(self.stop)
 
 
 def start_server(app: Any = None, *, name: str = "course", **options: Any) -> BackgroundServer:
@@ -217,20 +204,7 @@ def stop_server(name: str = "course") -> None:
         server.stop()
 
 
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM when the parent dies, so no process is orphaned (Linux)."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            pr_set_pdeathsig = 1
-            libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-        except OSError:  # pragma: no cover - not glibc
-            pass
-
-
-class Cluster:
+class Cluster(StartStop):
     """``uvicorn --workers N`` as a subprocess: N processes, one port, one shared Redis.
 
     >>> with Cluster(workers=3) as cluster:
@@ -294,7 +268,7 @@ class Cluster:
         if self.factory:
             cmd.append("--factory")
         self._proc = subprocess.Popen(
-            cmd, env=env, start_new_session=True, preexec_fn=_die_with_parent,
+            cmd, env=env, start_new_session=True, preexec_fn=die_with_parent,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + ready_timeout
@@ -340,21 +314,6 @@ class Cluster:
                 self._redis = None
                 self._redis_url = None
 
-    def __enter__(self) -> "Cluster":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> "Cluster":
-        import asyncio
-
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(self, *exc: object) -> None:
-        import asyncio
-
-        await asyncio.to_thread(self.stop)
 
 
 def _reap_group(pgid: int, timeout: float = 5.0) -> None:

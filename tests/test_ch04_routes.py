@@ -19,9 +19,9 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from course_app.app import create_app
 from course_app.chapters.ch04_echo import MAX_MESSAGE_BYTES
 from course_app.realtime.codes import CloseCode
+from course_app.logcapture import capture_logs
 from course_app.server import BackgroundServer
 
 R = TypeVar("R")
@@ -41,31 +41,11 @@ def run(coro: Coroutine[Any, Any, R]) -> R:
     return asyncio.run(asyncio.wait_for(coro, 20))
 
 
-class _Crashes(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[BackgroundServer]:
-    with BackgroundServer(create_app()) as running:
-        yield running
-
-
 @pytest.fixture(autouse=True)
 def no_crashes(server: BackgroundServer) -> Iterator[None]:
     """After every test: uvicorn logged no error (no handler crashed)."""
-    handler = _Crashes()
-    logger = logging.getLogger("uvicorn.error")
-    logger.addHandler(handler)
-    try:
+    with capture_logs("uvicorn.error", logging.ERROR) as handler:
         yield
-    finally:
-        logger.removeHandler(handler)
     assert not handler.records, [r.getMessage() for r in handler.records]
 
 

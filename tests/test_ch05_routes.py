@@ -22,10 +22,10 @@ from fastapi import FastAPI, WebSocket
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from course_app.app import create_app
-from course_app.chapters.ch05_broadcast import MAX_FRAME, manager
+from course_app.chapters.ch05_broadcast import MAX_FRAME
 from course_app.realtime.codes import CloseCode
 from course_app.realtime.manager import RoomManager
+from course_app.logcapture import capture_logs
 from course_app.server import BackgroundServer
 
 R = TypeVar("R")
@@ -68,31 +68,11 @@ async def rooms_when_settled(url: str, want: int = 0, seconds: float = 3.0) -> d
             await asyncio.sleep(0.05)
 
 
-class _Crashes(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[BackgroundServer]:
-    with BackgroundServer(create_app()) as running:
-        yield running
-
-
 @pytest.fixture(autouse=True)
 def no_crashes_and_no_zombies(server: BackgroundServer) -> Iterator[None]:
     """After every test: no handler crashed, and every socket left its room."""
-    handler = _Crashes()
-    logger = logging.getLogger("uvicorn.error")
-    logger.addHandler(handler)
-    try:
+    with capture_logs("uvicorn.error", logging.ERROR) as handler:
         yield
-    finally:
-        logger.removeHandler(handler)
     assert not handler.records, [r.getMessage() for r in handler.records]
     assert run(rooms_when_settled(server.url)) == {"total": 0, "rooms": {}}
 

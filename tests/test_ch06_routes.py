@@ -21,6 +21,7 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from course_app.app import create_app
 from course_app.chapters.ch06_lifecycle import MAX_MESSAGE_BYTES
 from course_app.realtime.codes import CloseCode
+from course_app.logcapture import capture_logs
 from course_app.server import BackgroundServer
 
 
@@ -34,26 +35,12 @@ def sync(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
     return wrapper
 
 
-class _Errors(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture
 def server() -> Iterator[BackgroundServer]:
     """The shared app on a real socket; the test fails if the server logged an error (a crashed handler)."""
-    errors = _Errors()
-    log = logging.getLogger("uvicorn.error")
-    log.addHandler(errors)
-    try:
+    with capture_logs("uvicorn.error", logging.ERROR) as errors:
         with BackgroundServer(create_app()) as running:
             yield running
-    finally:
-        log.removeHandler(errors)
     assert not errors.records, [r.getMessage() for r in errors.records]
 
 

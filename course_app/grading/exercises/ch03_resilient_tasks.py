@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from types import ModuleType
 
 from course_app.grading.checker import CheckFailed, T
 from course_app.grading.kit import http_client, learner_app, serve
+from course_app.logcapture import capture_logs
 
 TITLE = "Keep background tasks going when one fails, and report the failure"
 HINTS = [
@@ -32,29 +31,6 @@ LABELS = {"email_receipt": "receipt", "update_stats": "stats", "notify_warehouse
 
 class InjectedFailure(ConnectionError):
     """The failure the check injects into one task."""
-
-
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-        self._guard = threading.Lock()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if not record.name.startswith("uvicorn"):  # the server's own crash log does not count
-            with self._guard:
-                self.records.append(record)
-
-
-@contextmanager
-def _capture_logs() -> Iterator[_Records]:
-    handler = _Records()
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        root.removeHandler(handler)
 
 
 def _failing(name: str) -> Callable[[str], None]:
@@ -86,7 +62,7 @@ async def check(learner: ModuleType, t: T) -> None:
     if missing:
         raise CheckFailed(f"Your file has no {', '.join(missing)}. Keep the three task functions from the original file.")
 
-    with _capture_logs() as logs:
+    with capture_logs(keep=lambda record: not record.name.startswith("uvicorn")) as logs:  # not the server's own crash log
         async with serve(learner_app(learner)) as server, http_client(server) as client:
             with t.step("POST /checkout?order_id=A1 runs all three tasks in order"):
                 response = await client.post("/checkout", params={"order_id": "A1"})

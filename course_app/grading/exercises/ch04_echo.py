@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from types import ModuleType
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -18,6 +17,7 @@ from websockets.exceptions import ConnectionClosed
 
 from course_app.grading.checker import CheckFailed, T
 from course_app.grading.kit import learner_app, serve
+from course_app.logcapture import capture_logs
 from course_app.realtime.codes import CloseCode
 
 TITLE = "Echo until the client leaves, and record why it left"
@@ -29,30 +29,6 @@ HINTS = [
     "then close_codes.append(goodbye.code).",
 ]
 TIME_LIMIT = 15
-
-
-class _Crashes(logging.Handler):
-    """Collects uvicorn's "Exception in ASGI application" reports."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.errors: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info and record.exc_info[1] is not None:
-            error = record.exc_info[1]
-            self.errors.append(f"{type(error).__name__}: {error}")
-
-
-@contextmanager
-def _watch_crashes() -> Iterator[_Crashes]:
-    logger = logging.getLogger("uvicorn.error")
-    handler = _Crashes()
-    logger.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
 
 
 async def _echo_of(ws: ClientConnection, text: str) -> object:
@@ -84,7 +60,7 @@ async def check(learner: ModuleType, t: T) -> None:
         raise CheckFailed("Your file has no `close_codes` list. Keep the line `close_codes: list[int] = []`.")
     async with serve(learner_app(learner)) as server:
         url = server.ws_url + "/echo"
-        with _watch_crashes() as crashes:
+        with capture_logs("uvicorn.error", logging.ERROR) as logs:
             async with connect(url) as ws:
                 with t.step("echoes one message"):
                     got = await _echo_of(ws, "hello")
@@ -103,20 +79,20 @@ async def check(learner: ModuleType, t: T) -> None:
             with t.step("a client closing normally (1000) ends the handler without a crash"):
                 async with connect(url) as ws:
                     await _echo_of(ws, "bye")
-                await _wait_for(lambda: codes or crashes.errors)
-                t.expect(not crashes.errors, expected="no error in the server log",
-                         got=_crash_report(crashes.errors))
+                await _wait_for(lambda: codes or logs.crashes())
+                t.expect(not logs.crashes(), expected="no error in the server log",
+                         got=_crash_report(logs.crashes()))
             with t.step("the close code 1000 is recorded in close_codes"):
                 t.expect(codes == [CloseCode.NORMAL], expected="close_codes == [1000]", got=codes)
             with t.step("a tab closing: going away (1001) is recorded too"):
                 async with connect(url) as ws:
                     await _echo_of(ws, "closing the tab")
                     await ws.close(CloseCode.GOING_AWAY, "tab closed")
-                await _wait_for(lambda: len(codes) >= 2 or crashes.errors)
+                await _wait_for(lambda: len(codes) >= 2 or logs.crashes())
                 t.expect(codes == [CloseCode.NORMAL, CloseCode.GOING_AWAY], expected="close_codes == [1000, 1001]", got=codes)
             with t.step("an application code (4000) is recorded as sent"):
                 async with connect(url) as ws:
                     await ws.close(4000, "done for today")
-                await _wait_for(lambda: len(codes) >= 3 or crashes.errors)
+                await _wait_for(lambda: len(codes) >= 3 or logs.crashes())
                 t.expect(codes[2:] == [4000], expected="close_codes ends with 4000", got=codes)
-                t.expect(not crashes.errors, expected="no error in the server log", got=_crash_report(crashes.errors))
+                t.expect(not logs.crashes(), expected="no error in the server log", got=_crash_report(logs.crashes()))
