@@ -47,7 +47,9 @@
       this.onStateChange = options.onStateChange || function () {};
       this.baseDelay = options.baseDelay || 250; // ms before the first retry
       this.maxDelay = options.maxDelay || 4000; // the backoff never waits longer than this
-      this.failures = 0; // consecutive failed attempts; reset once a connection opens
+      this.stableAfter = options.stableAfter || 5000; // ms a connection must last to reset the backoff
+      this.failures = 0; // consecutive failed attempts; reset once a connection has been stable
+      this.stableTimer = null;
       this.opens = 0; // how many times a connection opened (1 = first, 2 = one reconnect ...)
       this.ws = null;
       this.state = null;
@@ -63,16 +65,22 @@
       this.show("connecting", "connecting to " + this.url + " ...");
       const ws = new WebSocket(this.url);
       this.ws = ws;
+      let opened = false;
       ws.addEventListener("open", () => {
-        this.failures = 0;
+        opened = true;
         this.opens += 1;
+        // Forget past failures only once the connection has stayed up a while: a server
+        // that accepts and drops at once must not be hammered at the shortest delay.
+        window.clearTimeout(this.stableTimer);
+        this.stableTimer = window.setTimeout(() => { this.failures = 0; }, this.stableAfter);
         const again = this.opens > 1 ? " (reconnected)" : "";
         this.show("open", "open: connected to " + this.url + again);
       });
       ws.addEventListener("message", (event) => this.onMessage(event.data));
-      let opened = false;
-      ws.addEventListener("open", () => { opened = true; });
-      ws.addEventListener("close", (event) => this.retryLater(event, opened));
+      ws.addEventListener("close", (event) => {
+        window.clearTimeout(this.stableTimer);
+        this.retryLater(event, opened);
+      });
     }
 
     // Exponential backoff with jitter: 250 ms, 500 ms, 1 s, 2 s, 4 s, 4 s ...
