@@ -150,7 +150,7 @@ async def test_bad_text_gets_an_error_frame_and_the_connection_stays(
 @pytest.mark.parametrize(
     ("payload", "code", "reason"),
     [
-        (b"\x00\x01", CloseCode.UNSUPPORTED_DATA, "binary frames are not accepted"),
+        (b"\x00\x01", CloseCode.UNSUPPORTED_DATA, "binary frames are not accepted here"),
         ("x" * (MAX_MESSAGE_BYTES + 1), CloseCode.MESSAGE_TOO_BIG, f"limited to {MAX_MESSAGE_BYTES} bytes"),
     ],
 )

@@ -13,10 +13,13 @@ from contextlib import ExitStack
 
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from course_app.chapters.scaling import MAX_MESSAGE_BYTES
+from course_app.realtime import CloseCode
 from course_app.redis_server import EmbeddedRedis
-from course_app.server import Cluster
+from course_app.server import BackgroundServer, Cluster
 
 pytestmark = pytest.mark.slow
 
@@ -92,3 +95,19 @@ def test_cluster_start_failure_is_reported() -> None:
     with pytest.raises(Exception, match="exited|not ready"):
         Cluster(app="no_such_module:app", workers=2, factory=False).start(ready_timeout=15)
     assert time.monotonic() - started < 15
+
+
+def test_bad_frames_close_with_a_reason_and_the_worker_keeps_serving() -> None:
+    with BackgroundServer() as server:
+        for payload, code in ((b"\x00", CloseCode.UNSUPPORTED_DATA), ("x" * (MAX_MESSAGE_BYTES + 1), CloseCode.MESSAGE_TOO_BIG)):
+            with connect(server.ws_url + "/scale/ws") as ws:
+                ws.recv(timeout=5)  # hello
+                ws.send(payload)
+                with pytest.raises(ConnectionClosed):
+                    while True:
+                        ws.recv(timeout=5)
+                assert ws.close_code == code and ws.close_reason
+        with connect(server.ws_url + "/scale/ws") as ws:
+            assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+            ws.send("still here")
+            assert json.loads(ws.recv(timeout=5))["text"] == "still here"

@@ -26,46 +26,13 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from course_app.realtime.codes import CloseCode
+from course_app.realtime.frames import BadFrame, receive_frame, receive_text
 
-__all__ = ["MAX_MESSAGE_BYTES", "BadFrame", "receive_frame", "router"]
+__all__ = ["MAX_MESSAGE_BYTES", "router"]
 
 MAX_MESSAGE_BYTES = 64 * 1024  # OWASP suggests 64 KB or less; uvicorn alone allows 16 MiB
 
 router = APIRouter(tags=["ch04 echo"])
-
-
-class BadFrame(Exception):
-    """A frame this route cannot accept: close with ``code`` and ``reason``."""
-
-    def __init__(self, code: CloseCode, reason: str) -> None:
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
-async def receive_frame(websocket: WebSocket) -> str | bytes:
-    """The next frame's payload, text or bytes; a disconnect raises ``WebSocketDisconnect``.
-
-    Frames over ``MAX_MESSAGE_BYTES`` raise ``BadFrame`` before anyone reads them.
-    """
-    message = await websocket.receive()
-    if message["type"] == "websocket.disconnect":
-        raise WebSocketDisconnect(message.get("code", CloseCode.NORMAL), message.get("reason"))
-    text: str | None = message.get("text")
-    payload: str | bytes = text if text is not None else message.get("bytes") or b""
-    size = len(payload.encode()) if isinstance(payload, str) else len(payload)
-    if size > MAX_MESSAGE_BYTES:
-        raise BadFrame(CloseCode.MESSAGE_TOO_BIG, f"message is {size} bytes; the limit is {MAX_MESSAGE_BYTES}")
-    return payload
-
-
-async def receive_text(websocket: WebSocket) -> str:
-    """Like ``websocket.receive_text()``, but bad frames raise ``BadFrame`` with a reason."""
-    frame = await receive_frame(websocket)
-    if isinstance(frame, bytes):
-        raise BadFrame(CloseCode.UNSUPPORTED_DATA, "this route speaks text: send text frames, not binary")
-    return frame
 
 
 async def _text_loop(websocket: WebSocket, reply: Callable[[str], str]) -> None:
@@ -73,7 +40,7 @@ async def _text_loop(websocket: WebSocket, reply: Callable[[str], str]) -> None:
     await websocket.accept()
     try:
         while True:
-            text = await receive_text(websocket)
+            text = await receive_text(websocket, MAX_MESSAGE_BYTES)
             await websocket.send_text(reply(text))
     except WebSocketDisconnect:
         pass  # the client left; nothing to clean up on these stateless routes
@@ -101,7 +68,7 @@ async def ws_frames(websocket: WebSocket) -> None:
     await websocket.accept()
     try:
         while True:
-            frame = await receive_frame(websocket)
+            frame = await receive_frame(websocket, MAX_MESSAGE_BYTES)
             if isinstance(frame, bytes):
                 await websocket.send_bytes(frame)
             else:
@@ -132,7 +99,7 @@ async def ws_json(websocket: WebSocket) -> None:
     await websocket.accept()
     try:
         while True:
-            text = await receive_text(websocket)
+            text = await receive_text(websocket, MAX_MESSAGE_BYTES)
             try:
                 value = json.loads(text, parse_constant=_no_constants)
             except ValueError as err:

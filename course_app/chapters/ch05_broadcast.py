@@ -20,6 +20,7 @@ from fastapi import APIRouter, Query, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from course_app.realtime.codes import CloseCode
+from course_app.realtime.frames import BadFrame, receive_text
 from course_app.realtime.manager import RoomManager
 
 __all__ = ["MAX_FRAME", "manager", "router"]
@@ -35,19 +36,15 @@ class _Closed(Exception):
     """The socket was closed (by the client, or by us for bad input)."""
 
 
-async def _next_text(websocket: WebSocket, route: str) -> str:
-    """The next text frame; bad frames close the socket with a named code and a reason."""
-    message = await websocket.receive()
-    if message["type"] == "websocket.disconnect":
-        raise _Closed
-    text = message.get("text")
-    if text is None:
-        await websocket.close(CloseCode.UNSUPPORTED_DATA, f"{route} takes text frames, not binary")
-        raise _Closed
-    if len(text.encode()) > MAX_FRAME:
-        await websocket.close(CloseCode.MESSAGE_TOO_BIG, f"frames are capped at {MAX_FRAME} bytes; send less")
-        raise _Closed
-    return str(text)
+async def _next_text(websocket: WebSocket) -> str:
+    """The next text frame; a bad frame closes the socket with a named code and a reason."""
+    try:
+        return await receive_text(websocket, MAX_FRAME)
+    except WebSocketDisconnect:
+        raise _Closed from None
+    except BadFrame as bad:
+        await websocket.close(bad.code, bad.reason)
+        raise _Closed from None
 
 
 @router.websocket("/chat-room")
@@ -57,7 +54,7 @@ async def chat_room(websocket: WebSocket) -> None:
     async with manager.joined(CHAT, websocket):
         try:
             while True:
-                await manager.broadcast_text(CHAT, await _next_text(websocket, "/chat-room"))
+                await manager.broadcast_text(CHAT, await _next_text(websocket))
         except (_Closed, WebSocketDisconnect):
             pass
 
@@ -69,7 +66,7 @@ async def live_score(websocket: WebSocket) -> None:
     async with manager.joined(SCORES, websocket):
         try:
             while True:
-                await _next_text(websocket, "/live-score")
+                await _next_text(websocket)
                 await websocket.send_json({"error": "this feed is listen-only; post scores to /update-score"})
         except (_Closed, WebSocketDisconnect):
             pass
@@ -104,7 +101,7 @@ async def room_socket(websocket: WebSocket, room: str) -> None:
 
 async def _one_room_message(websocket: WebSocket, room: str) -> str | None:
     """Handle one frame; returns an error text for the client, or None when all went well."""
-    text = await _next_text(websocket, f"/rooms/{room}")
+    text = await _next_text(websocket)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:

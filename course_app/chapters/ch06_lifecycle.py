@@ -28,10 +28,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request, WebSocket
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
 from course_app.realtime.codes import CloseCode
+from course_app.realtime.frames import BadFrame, receive_text
 
 __all__ = ["MAX_MESSAGE_BYTES", "router"]
 
@@ -54,15 +55,12 @@ async def _send(websocket: WebSocket, data: dict[str, Any]) -> bool:
 async def _listen(websocket: WebSocket, handle: Handler) -> None:
     """Read JSON objects until the client leaves (or breaks a rule), passing each to ``handle``."""
     while True:
-        message = await websocket.receive()
-        if message["type"] == "websocket.disconnect":
+        try:
+            text = await receive_text(websocket, MAX_MESSAGE_BYTES)
+        except WebSocketDisconnect:
             return
-        text = message.get("text")
-        if text is None:
-            await websocket.close(CloseCode.UNSUPPORTED_DATA, "binary frames are not accepted: send JSON text")
-            return
-        if len(text.encode()) > MAX_MESSAGE_BYTES:
-            await websocket.close(CloseCode.MESSAGE_TOO_BIG, f"messages are limited to {MAX_MESSAGE_BYTES} bytes")
+        except BadFrame as bad:
+            await websocket.close(bad.code, bad.reason)
             return
         try:
             data = json.loads(text)

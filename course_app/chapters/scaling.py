@@ -15,9 +15,11 @@ from typing import Any
 from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 
 from course_app.realtime import Hub
+from course_app.realtime.frames import BadFrame, receive_text
 
 router = APIRouter(prefix="/scale", tags=["scaling"])
 CHANNEL = "course:scale"
+MAX_MESSAGE_BYTES = 4096
 
 
 async def _publish(app: Any, message: dict[str, Any]) -> int:
@@ -44,10 +46,12 @@ async def scale_ws(websocket: WebSocket) -> None:
         writer = asyncio.create_task(pump())
         try:
             while True:
-                text = await websocket.receive_text()
+                text = await receive_text(websocket, MAX_MESSAGE_BYTES)
                 await _publish(websocket.app, {"type": "message", "text": text, "from_pid": os.getpid()})
         except WebSocketDisconnect:
             pass
+        except BadFrame as bad:
+            await websocket.close(bad.code, bad.reason)
         finally:
             writer.cancel()
 
