@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -127,3 +129,38 @@ def test_doctor_names_the_fix_for_a_dead_redis() -> None:
     out = subprocess.run([*COURSE, "doctor"], capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 1
     assert "FAIL" in out.stdout and "unset REDIS_URL" in out.stdout
+
+
+def test_watch_rechecks_on_save(sandbox: Path) -> None:
+    env = {**os.environ, "COURSE_ROOT": str(sandbox), "PYTHONUNBUFFERED": "1"}
+    env.pop("COURSE_SOLUTIONS", None)
+    proc = subprocess.Popen([*COURSE, "watch", "ch00_warmup"], env=env, stdout=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or []], daemon=True)
+    reader.start()
+    seen: list[str] = []
+
+    def read_until(marker: str, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                seen.append(lines.get(timeout=1))
+            except queue.Empty:
+                continue
+            if marker in seen[-1]:
+                return
+        raise AssertionError("".join(seen))
+
+    try:
+        read_until("Watching for saves")
+        assert any(line.startswith("FAIL ch00_warmup") for line in seen)
+        time.sleep(1.5)  # let the watcher settle before the save
+        (sandbox / "exercises" / "ch00_warmup.py").write_text((sandbox / "solutions" / "ch00_warmup.py").read_text())
+        read_until("1 passed, 0 failed")
+        assert any("ch00_warmup changed" in line for line in seen)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        reader.join(5)
+        if proc.stdout:
+            proc.stdout.close()
