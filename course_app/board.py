@@ -10,7 +10,7 @@ The page at ``/`` updates live over a WebSocket.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator
@@ -18,12 +18,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Literal
 
-from fastapi import FastAPI, WebSocket
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from course_app.realtime import Hub
+from course_app.realtime.tasks import first_completed
 
 __all__ = ["create_board_app", "report_to_board"]
 
@@ -101,16 +102,11 @@ def create_board_app() -> FastAPI:
                     await websocket.send_json(await sub.get())
 
             async def notice_goodbye() -> None:  # a send-only loop would never see the tab close
-                while True:
-                    await websocket.receive_text()
+                with contextlib.suppress(WebSocketDisconnect):
+                    while True:
+                        await websocket.receive_text()
 
-            tasks = [asyncio.create_task(push()), asyncio.create_task(notice_goodbye())]
-            try:
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+            await first_completed(push(), notice_goodbye())
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from course_app._lifecycle import StartStop, die_with_parent
 
-__all__ = ["EmbeddedRedis", "RedisUnavailable", "find_redis_binary", "redis_url"]
+__all__ = ["EmbeddedRedis", "RedisUnavailable", "acquire_redis", "find_redis_binary", "redis_url"]
 
 HOW_TO_GET_REDIS = (
     "No Redis could be found. Any one of these fixes it:\n"
@@ -149,6 +149,15 @@ class EmbeddedRedis(StartStop):
             self._dir.cleanup()
             self._dir = None
         atexit.unregister(self.stop)
+
+
+def acquire_redis() -> tuple[str, EmbeddedRedis | None]:
+    """The Redis to use: REDIS_URL when set (not ours to stop), else a new embedded one the caller owns."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        return url, None
+    server = EmbeddedRedis().start()
+    return server.url, server
 
 
 _shared: EmbeddedRedis | None = None

@@ -94,6 +94,10 @@ class BackgroundServer(StartStop):
         self.host = host
         self._requested_port = port
         self._config_kwargs: dict[str, Any] = {
+            # uvicorn's default log config runs dictConfig, which strips the handlers of the
+            # host process's "uvicorn.*" loggers (a notebook's, a check's, a test's). Without
+            # it, records propagate to whatever logging the host set up.
+            "log_config": None,
             "log_level": log_level,
             "access_log": False,
             "timeout_graceful_shutdown": graceful_timeout,
@@ -252,10 +256,9 @@ class Cluster(StartStop):
 
     def start(self, ready_timeout: float = 20.0) -> "Cluster":
         if self._redis_url is None:
-            from course_app.redis_server import EmbeddedRedis
+            from course_app.redis_server import acquire_redis
 
-            self._redis = EmbeddedRedis().start()
-            self._redis_url = self._redis.url
+            self._redis_url, self._redis = acquire_redis()
         env = {**os.environ, **self._env, "REDIS_URL": self._redis_url}
         cmd = [
             sys.executable, "-m", "uvicorn", self.app,

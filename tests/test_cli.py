@@ -80,7 +80,10 @@ def test_an_exception_names_file_and_line(sandbox: Path) -> None:
     path.write_text(path.read_text().replace('return {"message": "Hello?"}', "return {'message': 1 / 0}"))
     out = course("check", "ch00_warmup", root=sandbox)
     assert out.returncode == 1
-    assert "500" in out.stdout or "ZeroDivisionError" in out.stdout, out.stdout
+    line = path.read_text().splitlines().index("    return {'message': 1 / 0}") + 1
+    assert "status 500" in out.stdout, out.stdout
+    assert "ZeroDivisionError: division by zero\n" in out.stdout, out.stdout
+    assert f"at exercises/ch00_warmup.py, line {line}, in hello" in out.stdout, out.stdout
 
 
 def test_a_missing_file_points_to_reset(sandbox: Path) -> None:

@@ -77,6 +77,17 @@ def test_two_servers_on_different_ports_share_one_redis() -> None:
             assert got["text"] == "hello from a" and got["from_pid"] == pid_a and got["pid"] == pid_b
 
 
+def test_a_cluster_uses_redis_url_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    with EmbeddedRedis() as redis:
+        monkeypatch.setenv("REDIS_URL", redis.url)
+        with Cluster(workers=1) as cluster, connect(cluster.ws_url + "/scale/ws") as ws:
+            assert cluster.redis_url == redis.url and cluster._redis is None  # not ours to start or stop
+            ws.recv(timeout=5)  # hello
+            assert httpx.post(cluster.url + "/scale/publish", params={"text": "via env"}).json()["receivers"] == 1
+            assert json.loads(ws.recv(timeout=5))["text"] == "via env"
+        assert redis.running  # the cluster left the shared Redis alone
+
+
 def test_without_redis_each_worker_is_an_island() -> None:
     """The multi-worker mirage: with no shared Redis, a publish reaches one worker's clients only."""
     with ExitStack() as stack:

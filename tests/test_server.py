@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 import time
@@ -14,6 +15,7 @@ import pytest
 import websockets
 from fastapi import FastAPI, WebSocket
 
+from course_app.logcapture import capture_logs
 from course_app.server import BackgroundServer, ServerError, start_server, stop_server
 
 
@@ -104,3 +106,17 @@ def test_cleanup_happens_when_the_body_raises() -> None:
             port = server.port
             1 / 0
     assert not server.running and _port_is_free(port)
+
+
+def test_log_handlers_attached_before_start_still_see_crashes() -> None:
+    """uvicorn's default log config would strip them; checks and tests rely on seeing crashes."""
+    app = FastAPI()
+
+    @app.get("/boom")
+    async def boom() -> None:
+        1 / 0
+
+    with capture_logs("uvicorn.error", logging.ERROR) as logs:
+        with BackgroundServer(app) as server:
+            assert httpx.get(server.url + "/boom").status_code == 500
+    assert logs.crashes() == ["ZeroDivisionError: division by zero"]

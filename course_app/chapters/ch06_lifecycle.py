@@ -33,6 +33,7 @@ from starlette.websockets import WebSocketState
 
 from course_app.realtime.codes import CloseCode
 from course_app.realtime.frames import BadFrame, receive_text
+from course_app.realtime.tasks import first_completed
 
 __all__ = ["MAX_MESSAGE_BYTES", "router"]
 
@@ -73,19 +74,6 @@ async def _listen(websocket: WebSocket, handle: Handler) -> None:
         await handle(data)
         if websocket.application_state is not WebSocketState.CONNECTED:
             return
-
-
-async def _first_completed(*coros: Awaitable[None]) -> None:
-    """Run the coroutines together; when the first one ends, cancel the rest (and re-raise its error)."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            task.result()
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _param(websocket: WebSocket, name: str, default: float, low: float, high: float, *, whole: bool = False) -> float:
@@ -148,7 +136,7 @@ async def heartbeat(websocket: WebSocket) -> None:
             beat.missed += 1
             await asyncio.sleep(beat.interval)
 
-    await _first_completed(_listen(websocket, on_message), pinger())
+    await first_completed(_listen(websocket, on_message), pinger())
 
 
 # -- /ticker -------------------------------------------------------------------
@@ -182,7 +170,7 @@ async def ticker(websocket: WebSocket) -> None:
         await websocket.close(CloseCode.NORMAL, "stream complete")
 
     try:
-        await _first_completed(_listen(websocket, on_message), produce())
+        await first_completed(_listen(websocket, on_message), produce())
     finally:
         setattr(state, _LIVE, getattr(state, _LIVE) - 1)
 

@@ -8,7 +8,6 @@ Without REDIS_URL the hub is local to one process: the multi-worker mirage.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
@@ -16,6 +15,7 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 
 from course_app.realtime import Hub
 from course_app.realtime.frames import BadFrame, receive_text
+from course_app.realtime.tasks import first_completed
 
 router = APIRouter(prefix="/scale", tags=["scaling"])
 CHANNEL = "course:scale"
@@ -43,17 +43,17 @@ async def scale_ws(websocket: WebSocket) -> None:
                 message = await sub.get()
                 await websocket.send_json({**message, "pid": os.getpid()})
 
-        writer = asyncio.create_task(pump())
-        try:
-            while True:
-                text = await receive_text(websocket, MAX_MESSAGE_BYTES)
-                await _publish(websocket.app, {"type": "message", "text": text, "from_pid": os.getpid()})
-        except WebSocketDisconnect:
-            pass
-        except BadFrame as bad:
-            await websocket.close(bad.code, bad.reason)
-        finally:
-            writer.cancel()
+        async def read() -> None:
+            try:
+                while True:
+                    text = await receive_text(websocket, MAX_MESSAGE_BYTES)
+                    await _publish(websocket.app, {"type": "message", "text": text, "from_pid": os.getpid()})
+            except WebSocketDisconnect:
+                pass
+            except BadFrame as bad:
+                await websocket.close(bad.code, bad.reason)
+
+        await first_completed(pump(), read())
 
 
 @router.post("/publish")

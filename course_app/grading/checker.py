@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
@@ -21,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from course_app.grading.tracing import describe_exception
+from course_app.grading.tracing import describe_exception, raised_in_learner_code
+from course_app.logcapture import LogRecords
 
 __all__ = ["CheckFailed", "Step", "T"]
 
@@ -55,16 +57,20 @@ class T:
         self.learner_file = learner_file
         self.steps: list[Step] = []
         self.timed_out = False
+        # uvicorn logs "Exception in ASGI application" with the traceback when an endpoint raises.
+        self.server_log = LogRecords(logging.ERROR)
 
     # -- structure -----------------------------------------------------------
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
+        crashes_before = len(self.server_log.records)
         try:
             yield
         except StopCheck:
             raise
         except CheckFailed as err:
-            self.steps.append(Step(name, False, _format_failure(err)))
+            detail = _format_failure(err) + self._server_crash(crashes_before)
+            self.steps.append(Step(name, False, detail))
             raise StopCheck from None
         except asyncio.CancelledError as err:
             if not self.timed_out:
@@ -72,9 +78,19 @@ class T:
             self.steps.append(Step(name, False, "did not finish in time. " + describe_exception(err, self.learner_file, hang=True)))
             raise StopCheck from None
         except Exception as err:  # learner code raised: say where
-            self.steps.append(Step(name, False, describe_exception(err, self.learner_file)))
+            detail = describe_exception(err, self.learner_file) + self._server_crash(crashes_before)
+            self.steps.append(Step(name, False, detail))
             raise StopCheck from None
         self.steps.append(Step(name, True))
+
+    def _server_crash(self, since: int) -> str:
+        """If the learner's code raised inside the server during this step, say where (uvicorn logged it)."""
+        for record in self.server_log.records[since:]:
+            error = record.exc_info[1] if record.exc_info else None
+            where = raised_in_learner_code(error, self.learner_file) if error else None
+            if where:
+                return f"\nMeanwhile your server code raised {where}"
+        return ""
 
     # -- expectations --------------------------------------------------------
     def expect(self, condition: object, *, expected: str, got: object = None, message: str = "") -> None:

@@ -45,20 +45,21 @@ class Result:
 @contextmanager
 def _redis_if_needed(exercises: list[registry.Exercise]) -> Iterator[dict[str, str]]:
     """One Redis for the whole run, shared by every check that needs it."""
-    if not any(e.needs_redis for e in exercises) or os.environ.get("REDIS_URL"):
+    if not any(e.needs_redis for e in exercises):
         yield {}
         return
-    from course_app.redis_server import EmbeddedRedis, RedisUnavailable
+    from course_app.redis_server import RedisUnavailable, acquire_redis
 
     try:
-        server = EmbeddedRedis().start()
+        url, server = acquire_redis()
     except RedisUnavailable:
         yield {}  # each check then reports the missing Redis itself
         return
     try:
-        yield {"REDIS_URL": server.url}
+        yield {"REDIS_URL": url}
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()
 
 
 def run_check(

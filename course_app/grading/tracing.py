@@ -6,7 +6,7 @@ import re
 import traceback
 from pathlib import Path
 
-__all__ = ["busy_location", "describe_exception", "location_in_dump", "relative"]
+__all__ = ["busy_location", "describe_exception", "location_in_dump", "raised_in_learner_code", "relative"]
 
 
 def relative(path: Path | str) -> str:
@@ -29,6 +29,16 @@ def _learner_frames(err: BaseException, learner_file: Path) -> list[traceback.Fr
         frames = [f for f in traceback.extract_tb(current.__traceback__) if f.filename == target] or frames
         current = current.__cause__ or current.__context__
     return frames
+
+
+def raised_in_learner_code(err: BaseException, learner_file: Path) -> str | None:
+    """``ZeroDivisionError: ... at exercises/x.py, line 9, in f: ...`` when the learner's file raised it."""
+    frames = _learner_frames(err, learner_file)
+    if not frames:
+        return None
+    last = frames[-1]
+    what = f"{type(err).__name__}: {err}".rstrip(": ")
+    return f"{what}\n  at {relative(last.filename)}, line {last.lineno}, in {last.name}: {last.line}"
 
 
 def describe_exception(err: BaseException, learner_file: Path, *, hang: bool = False) -> str:

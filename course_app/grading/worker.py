@@ -19,6 +19,7 @@ import faulthandler
 import importlib.util
 import inspect
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -61,6 +62,8 @@ def run(exercise_id: str, path: Path, limit: float) -> dict[str, Any]:
     except BaseException as err:  # SyntaxError, or the module raised on import
         return finish("fail", "Your file could not be imported: " + describe_exception(err, path))
 
+    server_errors = logging.getLogger("uvicorn.error")
+    server_errors.addHandler(t.server_log)
     try:
         if inspect.iscoroutinefunction(check):
             asyncio.run(_run_async(check, learner, t, limit))
@@ -77,6 +80,8 @@ def run(exercise_id: str, path: Path, limit: float) -> dict[str, Any]:
         raise
     except BaseException as err:  # noqa: BLE001 - learner code outside a step, or a bug in the check
         return finish("error", "The check itself stopped: " + describe_exception(err, path))
+    finally:
+        server_errors.removeHandler(t.server_log)
     return finish("pass")
 
 
