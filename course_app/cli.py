@@ -9,6 +9,8 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from course_app.grading.registry import UnknownExercise
+
 if TYPE_CHECKING:
     from course_app._lifecycle import StartStop
 
@@ -221,8 +223,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except KeyError as err:  # unknown exercise or chapter
-        print(err.args[0], file=sys.stderr)
+    except BrokenPipeError:  # `course list | head`: the reader left; not an error
+        sys.stderr.close()
+        return 0
+    except UnknownExercise as err:
+        print(err, file=sys.stderr)
         return 2
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from course_app.grading.paths import solutions_mode
 
 if TYPE_CHECKING:
-    from course_app.grading.runner import Result
+    from course_app.grading.results import Result
 
 __all__ = ["check", "check_and_report", "hint", "hint_text"]
 

@@ -18,10 +18,10 @@ import logging
 import time
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from course_app.grading.results import Step
 from course_app.grading.tracing import describe_exception, raised_in_learner_code
 from course_app.logcapture import LogRecords
 
@@ -41,13 +41,6 @@ class CheckFailed(AssertionError):
 
 class StopCheck(Exception):
     """Raised after a failed step to end the check (never shown to the learner)."""
-
-
-@dataclass
-class Step:
-    name: str
-    ok: bool
-    detail: str = ""
 
 
 class T:

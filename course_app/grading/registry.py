@@ -1,33 +1,31 @@
-"""The exercise registry: one module per exercise in course_app/grading/exercises/.
+"""The exercise registry: every exercise, in course order, read from ``exercises.toml``.
 
-Each module defines, next to its check, everything the tools need to know:
-
-    TITLE = "Fetch three prices at once"
-    HINTS = ["a first nudge", "a bigger one", "almost the answer"]
-    TIME_LIMIT = 10          # seconds for the whole check (optional, default 10)
-    NEEDS_REDIS = False      # start one Redis for the run (optional)
-
-    async def check(learner, t): ...   # or a plain def
-
-The chapter comes from the id: ``ch01_gather`` is in chapter 1.
+Each entry names an exercise (``ch01_gather`` is in chapter 1), its title, its
+progressive hints, its time limit and whether it needs Redis. The check itself
+lives in ``course_app/grading/checks/<id>.py`` and defines only
+``check(learner, t)``; it is imported only when it runs, so reading the
+registry stays fast (no servers, clients or Redis imported).
 """
 
 from __future__ import annotations
 
-import ast
 import importlib
-import importlib.util
-import pkgutil
 import re
-from dataclasses import dataclass, field
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["Exercise", "all_exercises", "get", "select"]
+__all__ = ["Exercise", "UnknownExercise", "all_exercises", "get", "select"]
 
 DEFAULT_TIME_LIMIT = 10.0
+METADATA = Path(__file__).with_name("exercises.toml")
 _ID = re.compile(r"^ch(\d\d)_[a-z0-9_]+$")
-_FIELDS = ("TITLE", "HINTS", "TIME_LIMIT", "NEEDS_REDIS")
+_KEYS = {"id", "title", "hints", "time_limit", "needs_redis"}
+
+
+class UnknownExercise(LookupError):
+    """No exercise or chapter by that name; the message lists what exists."""
 
 
 @dataclass(frozen=True)
@@ -36,55 +34,34 @@ class Exercise:
     chapter: int
     title: str
     hints: tuple[str, ...]
-    time_limit: float
-    needs_redis: bool
-    module: str = field(repr=False)
+    time_limit: float = DEFAULT_TIME_LIMIT
+    needs_redis: bool = False
+
+    @property
+    def module(self) -> str:
+        return f"course_app.grading.checks.{self.id}"
 
     def load(self) -> ModuleType:
         return importlib.import_module(self.module)
 
 
-def _constants(name: str) -> dict[str, object]:
-    """TITLE, HINTS ... read from the module's source without importing it (imports are slow:
-    every check pulls in servers and clients). Falls back to importing when a value is not a literal."""
-    spec = importlib.util.find_spec(name)
-    assert spec is not None and spec.origin is not None, name
-    tree = ast.parse(Path(spec.origin).read_text())
-    found: dict[str, object] = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target, value = node.targets[0], node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            target, value = node.target, node.value
-        else:
-            continue
-        if isinstance(target, ast.Name) and target.id in _FIELDS:
-            try:
-                found[target.id] = ast.literal_eval(value)
-            except ValueError:
-                module = importlib.import_module(name)
-                return {field: getattr(module, field) for field in _FIELDS if hasattr(module, field)}
-    return found
-
-
-def _as_list(value: object) -> list[object]:
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-def _from_module(name: str) -> Exercise:
-    exercise_id = name.rsplit(".", 1)[-1]
+def _parse(entry: dict[str, object], where: Path) -> Exercise:
+    unknown = set(entry) - _KEYS
+    exercise_id = str(entry.get("id", ""))
     match = _ID.match(exercise_id)
-    if match is None:
-        raise ValueError(f"{name}: exercise ids look like ch01_gather")
-    values = _constants(name)
+    if match is None or unknown or "title" not in entry:
+        raise ValueError(
+            f"{where}: bad entry {entry!r}: needs id (like ch01_gather) and title; "
+            f"allowed keys are {sorted(_KEYS)}"
+        )
+    hints = entry.get("hints", [])
     return Exercise(
         id=exercise_id,
         chapter=int(match.group(1)),
-        title=str(values["TITLE"]),
-        hints=tuple(str(h) for h in _as_list(values.get("HINTS", []))),
-        time_limit=float(str(values.get("TIME_LIMIT", DEFAULT_TIME_LIMIT))),
-        needs_redis=bool(values.get("NEEDS_REDIS", False)),
-        module=name,
+        title=str(entry["title"]),
+        hints=tuple(str(h) for h in (hints if isinstance(hints, list) else [hints])),
+        time_limit=float(str(entry.get("time_limit", DEFAULT_TIME_LIMIT))),
+        needs_redis=bool(entry.get("needs_redis", False)),
     )
 
 
@@ -94,25 +71,17 @@ _cache: dict[str, Exercise] | None = None
 def _registry() -> dict[str, Exercise]:
     global _cache
     if _cache is None:
-        from course_app.grading import exercises
-
-        names = sorted(
-            f"{exercises.__name__}.{info.name}"
-            for info in pkgutil.iter_modules(exercises.__path__)
-            if _ID.match(info.name)
-        )
-        found = [_from_module(n) for n in names]
+        data = tomllib.loads(METADATA.read_text(encoding="utf-8"))
+        found = [_parse(entry, METADATA) for entry in data.get("exercise", [])]
         _cache = {e.id: e for e in found}
+        if len(_cache) != len(found):
+            raise ValueError(f"{METADATA}: an exercise id is listed twice")
     return _cache
 
 
 def all_exercises() -> list[Exercise]:
-    """Every exercise, in course order: chapter, then the order listed in exercises.ORDER."""
-    from course_app.grading.exercises import ORDER
-
-    exercises = list(_registry().values())
-    rank = {eid: i for i, eid in enumerate(ORDER)}
-    return sorted(exercises, key=lambda e: (e.chapter, rank.get(e.id, len(rank)), e.id))
+    """Every exercise, in course order (the order of exercises.toml)."""
+    return list(_registry().values())
 
 
 def get(exercise_id: str) -> Exercise:
@@ -120,7 +89,7 @@ def get(exercise_id: str) -> Exercise:
         return _registry()[exercise_id]
     except KeyError:
         known = ", ".join(e.id for e in all_exercises())
-        raise KeyError(f"There is no exercise {exercise_id!r}. Known exercises: {known}") from None
+        raise UnknownExercise(f"There is no exercise {exercise_id!r}. Known exercises: {known}") from None
 
 
 def select(targets: list[str] | tuple[str, ...] = ()) -> list[Exercise]:
@@ -134,9 +103,13 @@ def select(targets: list[str] | tuple[str, ...] = ()) -> list[Exercise]:
         chapter = re.fullmatch(r"(?:ch)?(\d{1,2})", t)
         if chapter:
             matches = [e for e in everything if e.chapter == int(chapter.group(1))]
+            if not matches:
+                chapters = sorted({f"ch{e.chapter:02d}" for e in everything})
+                raise UnknownExercise(
+                    f"Chapter {target!r} has no exercises (yet). Chapters with exercises: {', '.join(chapters)}. "
+                    "Try `course list`."
+                )
         else:
             matches = [get(t)]
-        if not matches:
-            raise KeyError(f"Chapter {target!r} has no exercises. Try `course list`.")
         chosen.extend(e for e in matches if e not in chosen)
     return chosen

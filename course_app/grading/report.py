@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from course_app.grading.runner import Result
+from course_app.grading.results import Result
 
 __all__ = ["render", "summary"]
 
@@ -15,10 +15,10 @@ def render(result: Result, *, verbose: bool = True) -> str:
     if not verbose:
         return lines[0]
     for step in result.steps:
-        mark = "✓" if step["ok"] else "✗"
-        lines.append(f"  {mark} {step['name']}")
-        if step.get("detail"):
-            lines.extend("      " + line for line in str(step["detail"]).splitlines())
+        mark = "✓" if step.ok else "✗"
+        lines.append(f"  {mark} {step.name}")
+        if step.detail:
+            lines.extend("      " + line for line in step.detail.splitlines())
     if result.problem:
         lines.extend("  " + line for line in result.problem.splitlines())
     if not result.passed:

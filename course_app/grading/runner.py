@@ -7,39 +7,23 @@ that runs, and code that hangs or crashes can never take the notebook or the
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from course_app.grading import registry
 from course_app.grading.paths import exercise_path
+from course_app.grading.results import Result, Status, Step
 from course_app.grading.tracing import location_in_dump, relative
 from course_app.grading.worker import HARD_GRACE
 
 __all__ = ["Result", "run_check", "run_checks"]
 
 KILL_GRACE = 3.0
-
-
-@dataclass
-class Result:
-    id: str
-    title: str
-    file: str
-    status: str  # "pass", "fail" or "error"
-    steps: list[dict[str, object]] = field(default_factory=list)
-    problem: str | None = None
-    seconds: float = 0.0
-
-    @property
-    def passed(self) -> bool:
-        return self.status == "pass"
 
 
 @contextmanager
@@ -86,12 +70,13 @@ def run_check(
             _kill_group(proc)
             output = b""
         seconds = time.perf_counter() - started
-        def result(status: str, problem: str | None, steps: list[dict[str, object]] | None = None) -> Result:
+        def result(status: Status, problem: str | None, steps: list[Step] | None = None) -> Result:
             return Result(exercise.id, exercise.title, relative(path), status, steps or [], problem, seconds)
 
         if out.exists():
-            data = json.loads(out.read_text())
-            return result(data["status"], data["problem"], data["steps"])
+            done = Result.from_json(out.read_text())
+            done.seconds = seconds
+            return done
         dump = hang.read_text() if hang.exists() else ""
         if dump:
             where = location_in_dump(dump, path)

@@ -18,7 +18,6 @@ import asyncio
 import faulthandler
 import importlib.util
 import inspect
-import json
 import logging
 import os
 import sys
@@ -28,7 +27,8 @@ from typing import Any
 
 from course_app.grading import registry
 from course_app.grading.checker import CheckFailed, StopCheck, T, _format_failure
-from course_app.grading.tracing import describe_exception
+from course_app.grading.results import Result, Status
+from course_app.grading.tracing import describe_exception, relative
 
 HARD_GRACE = 2.0
 
@@ -43,17 +43,13 @@ def load_learner(exercise_id: str, path: Path) -> ModuleType:
     return module
 
 
-def run(exercise_id: str, path: Path, limit: float) -> dict[str, Any]:
+def run(exercise_id: str, path: Path, limit: float) -> Result:
     exercise = registry.get(exercise_id)
     check = exercise.load().check
     t = T(path)
-    result: dict[str, Any] = {"id": exercise_id, "steps": [], "problem": None}
 
-    def finish(status: str, problem: str | None = None) -> dict[str, Any]:
-        result["status"] = status
-        result["problem"] = problem
-        result["steps"] = [step.__dict__ for step in t.steps]
-        return result
+    def finish(status: Status, problem: str | None = None) -> Result:
+        return Result(exercise.id, exercise.title, relative(path), status, list(t.steps), problem)
 
     try:
         learner = load_learner(exercise_id, path)
@@ -107,7 +103,7 @@ def main(argv: list[str]) -> int:
         faulthandler.dump_traceback_later(limit + HARD_GRACE, exit=True, file=hang_file)
         result = run(exercise_id, Path(path_text).resolve(), limit)
         faulthandler.cancel_dump_traceback_later()
-    Path(out_text).write_text(json.dumps(result))
+    Path(out_text).write_text(result.to_json())
     return 0
 
 

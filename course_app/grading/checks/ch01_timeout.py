@@ -16,16 +16,6 @@ from typing import Any, cast
 
 from course_app.grading.checker import T
 
-TITLE = "Give up on a slow call, and really stop it"
-HINTS = [
-    "asyncio can put a deadline around any await for you, and cancel what is inside when time is up. "
-    "Look at asyncio.timeout(...) (Python 3.11+) or asyncio.wait_for(...).",
-    "When the deadline passes, asyncio cancels the fetch and you get a TimeoutError. "
-    "Catch exactly that one and return `default`; let every other exception through, CancelledError above all.",
-    "try: `async with asyncio.timeout(seconds): return await fetch(item)`, "
-    "except TimeoutError: `return default`.",
-]
-TIME_LIMIT = 15
 
 DEFAULT = "(no answer)"
 TICK = 0.01

@@ -20,13 +20,6 @@ from fastapi import FastAPI
 from course_app.grading.checker import T, CheckFailed
 from course_app.grading.kit import serve
 
-TITLE = "Ask slow upstreams at once, with a timeout per call"
-HINTS = [
-    "A `for` loop with `await` inside waits for each call before starting the next. Start them all first, then wait.",
-    "Write a small `async def one(url)` that fetches one URL and returns its JSON, or None on a timeout; then `asyncio.gather` one(url) for every url.",
-    "Inside one(url): `await client.get(url, timeout=timeout)`, and catch `httpx.TimeoutException` to return None. gather keeps the order of its arguments.",
-]
-TIME_LIMIT = 15
 
 SLOW = 0.6
 SILENT_TIMEOUT = 0.8

@@ -15,17 +15,6 @@ from typing import Any, cast
 
 from course_app.grading.checker import T
 
-TITLE = "Fetch everything at once, keep the order"
-HINTS = [
-    "An `await` inside a loop waits for that fetch to finish before the loop starts the next one. "
-    "Start all the fetches first, then wait for all of them together.",
-    "asyncio.gather(a, b, c) runs its awaitables at the same time and returns their results "
-    "in the order you passed them, not the order they finished.",
-    "Make one coroutine per item with fetch(item) and unpack them all into one "
-    "`await asyncio.gather(*...)`; return its results as a list.",
-]
-TIME_LIMIT = 15
-
 
 class FakeFetch:
     """An async fetch that sleeps ``delays[item]`` and records what ran at the same time."""

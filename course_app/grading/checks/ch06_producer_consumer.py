@@ -22,16 +22,6 @@ import websockets
 from course_app.grading.checker import T
 from course_app.grading.kit import learner_app, serve
 
-TITLE = "Stop streaming the moment the client leaves"
-HINTS = [
-    "A handler that only sends hears about a disconnect when a send fails. "
-    "Reading is what notices at once: something must be awaiting websocket.receive_text() all the time.",
-    "Put the `async for update in prices(): await websocket.send_json(update)` loop in one coroutine "
-    "and a `while True: await websocket.receive_text()` loop (ending on WebSocketDisconnect) in another.",
-    "Start both with asyncio.create_task, then `await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)`, "
-    "and in a `finally:` cancel every task. gather() would wait for both, which is the bug again.",
-]
-TIME_LIMIT = 25
 
 SLOW_TICK = 2.5  # the handler is asleep in prices() when the client leaves
 BOUND = 0.8  # a watched stream ends within milliseconds; a send-only one takes about SLOW_TICK

@@ -15,16 +15,6 @@ from typing import Any, cast
 
 from course_app.grading.checker import T
 
-TITLE = "At most N fetches at once, even when some fail"
-HINTS = [
-    "You need one shared counter of free slots that every fetch_one waits on. "
-    "asyncio has exactly that: asyncio.Semaphore(limit).",
-    "Create the semaphore once, in fetch_bounded (not inside fetch_one, or each item gets its own). "
-    "Inside fetch_one, hold it while fetch(item) runs.",
-    "`async with slots:` takes a slot and gives it back when the block ends, also when fetch raises; "
-    "put the `return await fetch(item)` inside that block.",
-]
-TIME_LIMIT = 15
 
 HANG_DEADLINE = 3.0
 

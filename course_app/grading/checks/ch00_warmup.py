@@ -5,15 +5,6 @@ from types import ModuleType
 from course_app.grading.checker import T
 from course_app.grading.kit import http_client, learner_app, serve
 
-TITLE = "Say hello over real HTTP"
-HINTS = [
-    "Read the failed step: it shows the reply it expected and the reply it got. "
-    "Only the line under `# TODO:` needs to change.",
-    "The endpoint already receives `name` from the query string. Use it in the message.",
-    "An f-string builds the text: f\"Hello, {name}!\"",
-]
-TIME_LIMIT = 10
-
 
 async def check(learner: ModuleType, t: T) -> None:
     async with serve(learner_app(learner)) as server, http_client(server) as client:

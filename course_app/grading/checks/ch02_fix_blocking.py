@@ -20,13 +20,6 @@ import httpx
 from course_app.grading.checker import T
 from course_app.grading.kit import http_client, learner_app, serve
 
-TITLE = "Fix an endpoint that blocks the event loop"
-HINTS = [
-    "Inside `async def`, a call that does not `await` runs on the event loop's thread. While time.sleep runs there, nothing else can.",
-    "Two ways out: let FastAPI run the endpoint in its threadpool (a plain `def` endpoint), or keep `async def` and hand just the call to a thread.",
-    "`await asyncio.to_thread(slow_lookup, sku)` runs slow_lookup in a worker thread and gives the loop back while it waits.",
-]
-TIME_LIMIT = 15
 
 LOOKUP_SECONDS = 0.5
 BURST = 6

@@ -20,17 +20,6 @@ from course_app.grading.checker import T
 from course_app.grading.kit import learner_app, serve
 from course_app.realtime.codes import CloseCode
 
-TITLE = "A JSON command protocol that answers bad input instead of crashing"
-HINTS = [
-    "Deal with the frame type first: next_frame() gives bytes for a binary frame. "
-    "Close those with CloseCode.UNSUPPORTED_DATA and a reason, then return.",
-    "json.loads raises json.JSONDecodeError on malformed text. Catch it, send error('bad_json', ...), "
-    "then `continue` to wait for the next frame.",
-    "Before using message['cmd'], check isinstance(message, dict) and that message.get('cmd') is a str. "
-    "Use COMMANDS.get(name) to spot unknown commands, and catch BadArgs around the call.",
-]
-TIME_LIMIT = 15
-
 
 async def _answer(ws: ClientConnection, frame: str | bytes) -> Any:
     """Send one frame; the JSON reply, or a sentence saying why there was none."""

@@ -20,16 +20,6 @@ from course_app.grading.checker import T
 from course_app.grading.kit import learner_app, serve
 from course_app.realtime.codes import CloseCode
 
-TITLE = "Heartbeat: ping, count missed pongs, close silent clients"
-HINTS = [
-    "Replace `await listener` with a loop that runs while the listener is alive: "
-    "`while not listener.done(): ...`. The listener keeps reading pongs meanwhile.",
-    "Each turn of the loop: send {\"type\": \"ping\"}, add one to `missed`, then "
-    "`await asyncio.sleep(PING_INTERVAL)`. The listener sets `missed` back to 0 when a pong arrives.",
-    "At the top of each turn, if `missed >= MAX_MISSED`: "
-    "`await websocket.close(CloseCode.HEARTBEAT_TIMEOUT, \"...\")` and `return`.",
-]
-TIME_LIMIT = 25
 
 INTERVAL = 0.25
 MISSES = 4

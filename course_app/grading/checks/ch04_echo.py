@@ -20,16 +20,6 @@ from course_app.grading.kit import learner_app, serve
 from course_app.logcapture import capture_logs
 from course_app.realtime.codes import CloseCode
 
-TITLE = "Echo until the client leaves, and record why it left"
-HINTS = [
-    "One receive_text() handles one message. What keeps the handler receiving?",
-    "When the client leaves, receive_text() raises WebSocketDisconnect. "
-    "Wrap the whole loop in try/except WebSocketDisconnect.",
-    "The exception carries the close code: `except WebSocketDisconnect as goodbye:` "
-    "then close_codes.append(goodbye.code).",
-]
-TIME_LIMIT = 15
-
 
 async def _echo_of(ws: ClientConnection, text: str) -> object:
     try:

@@ -15,13 +15,6 @@ from typing import Any
 from course_app.grading.checker import CheckFailed, T
 from course_app.grading.kit import http_client, learner_app, serve
 
-TITLE = "Reply first, then send the welcome message and write the audit entry"
-HINTS = [
-    "Anything the endpoint awaits or calls before `return` happens before the caller gets the answer. The endpoint already receives `background_tasks`.",
-    "`background_tasks.add_task(func, arg)` schedules func(arg) for after the response. Pass the function itself, not a call: no parentheses after its name.",
-    "Tasks run in the order you add them: add send_welcome first, then write_audit, and remove the direct calls.",
-]
-TIME_LIMIT = 12
 
 WELCOME_SECONDS = 1.5
 QUICK = 0.6

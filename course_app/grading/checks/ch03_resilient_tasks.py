@@ -17,13 +17,6 @@ from course_app.grading.checker import CheckFailed, T
 from course_app.grading.kit import http_client, learner_app, serve
 from course_app.logcapture import capture_logs
 
-TITLE = "Keep background tasks going when one fails, and report the failure"
-HINTS = [
-    "An exception that escapes one task ends the whole BackgroundTasks run: the tasks after it are skipped. run_safely is where you can stop it.",
-    "Wrap the call in try/except Exception. Swallowing the error silently is not enough: nobody would ever know the stats were not updated.",
-    "In the except block call logger.exception(\"...\"): it logs at ERROR level and attaches the traceback. Do not re-raise.",
-]
-TIME_LIMIT = 12
 
 TASKS = ("email_receipt", "update_stats", "notify_warehouse")
 LABELS = {"email_receipt": "receipt", "update_stats": "stats", "notify_warehouse": "warehouse"}

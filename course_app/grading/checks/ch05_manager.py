@@ -19,14 +19,6 @@ from websockets.asyncio.client import ClientConnection, connect
 from course_app.grading.checker import T
 from course_app.grading.kit import http_client, learner_app, serve
 
-TITLE = "A room manager that keeps no zombies"
-HINTS = [
-    "Two edits: `leave()` must really remove the socket, and the handler must call it however the loop ends.",
-    "`set.discard()` removes without failing when the socket is already gone; `del self.members[room]` forgets an empty room.",
-    "Wrap the receive loop in try/finally and call `rooms.leave(room, websocket)` in the finally. "
-    "A TCP reset arrives as WebSocketDisconnect with code 1006, not 1000: do not clean up only on a polite close.",
-]
-TIME_LIMIT = 25
 
 CHURN = 300  # abrupt resets in total
 BATCH = 50  # how many vanish at the same moment

@@ -21,15 +21,6 @@ from course_app.grading.checker import T
 from course_app.grading.kit import http_client, learner_app, serve
 from course_app.realtime.codes import CloseCode
 
-TITLE = "A broadcast one stalled reader cannot hold up"
-HINTS = [
-    "Awaiting each send in turn means the loop waits for the slowest client. Start all the sends at once.",
-    "asyncio.gather() runs the sends together; asyncio.wait_for(send, SEND_TIMEOUT) gives each a deadline. "
-    "With return_exceptions=True you get a TimeoutError back instead of an exception.",
-    "After gather, zip the clients with the results and call drop(websocket) for every TimeoutError. "
-    "Do not await close() inside the broadcast: a stalled client's close waits behind its unread data.",
-]
-TIME_LIMIT = 30
 
 READERS = 8
 MESSAGES = 150
