@@ -16,6 +16,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from course_app import limits
 from course_app.chapters import ROUTERS
 from course_app.realtime import Hub, RedisBridge
 
@@ -40,7 +41,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="course_app", summary="Demos for the FastAPI real-time course", lifespan=lifespan)
+    app = FastAPI(title="course_app", summary="Demos for the FastAPI real-time course", lifespan=lifespan,
+                  max_body_size=limits.MAX_BODY_BYTES)
+    limits.install(app)
     app.state.lifespan_hooks = []
     for name in ROUTERS:
         module = importlib.import_module(name)

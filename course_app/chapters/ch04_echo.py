@@ -15,22 +15,24 @@ Bad input never crashes a handler, and every close carries a named code and a re
 * a frame over ``MAX_MESSAGE_BYTES`` (64 KiB): ``CloseCode.MESSAGE_TOO_BIG`` (1009);
 * malformed JSON on ``/ws/json``: an error frame, and the connection stays open.
 
-``client_id`` is matched with the ``int`` converter, so ``/ws/secure`` and other
-``/ws/<word>`` routes of later chapters are never swallowed by this one.
+``client_id`` is matched with the course's ``id`` converter (1 to 18 digits,
+see ``course_app.limits``), so ``/ws/secure`` and other ``/ws/<word>`` routes of
+later chapters are never swallowed by this one, and a 5,000-digit id is simply
+not a route (Starlette's ``int`` converter would crash converting it: a 500).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from course_app.realtime.frames import BadFrame, receive_frame, receive_text
+from course_app import limits  # noqa: F401  (registers the "id" path converter used below)
+from course_app.realtime.frames import BadFrame, close, dumps_json, parse_json, receive_frame, receive_text, send_text
 
 __all__ = ["MAX_MESSAGE_BYTES", "router"]
 
-MAX_MESSAGE_BYTES = 64 * 1024  # OWASP suggests 64 KB or less; uvicorn alone allows 16 MiB
+MAX_MESSAGE_BYTES = 64 * 1024  # OWASP suggests 64 KB or less; uvicorn alone allows 16 MiB (see limits.py)
 
 router = APIRouter(tags=["ch04 echo"])
 
@@ -41,11 +43,12 @@ async def _text_loop(websocket: WebSocket, reply: Callable[[str], str]) -> None:
     try:
         while True:
             text = await receive_text(websocket, MAX_MESSAGE_BYTES)
-            await websocket.send_text(reply(text))
+            if not await send_text(websocket, reply(text)):
+                return  # the client left while we answered
     except WebSocketDisconnect:
         pass  # the client left; nothing to clean up on these stateless routes
     except BadFrame as bad:
-        await websocket.close(code=bad.code, reason=bad.reason)
+        await close(websocket, bad.code, bad.reason)
 
 
 # Fixed paths first: "/ws/echo" must not be read as a client id (the int converter
@@ -71,26 +74,16 @@ async def ws_frames(websocket: WebSocket) -> None:
             frame = await receive_frame(websocket, MAX_MESSAGE_BYTES)
             if isinstance(frame, bytes):
                 await websocket.send_bytes(frame)
-            else:
-                await websocket.send_text(frame)
+            elif not await send_text(websocket, frame):
+                return
     except WebSocketDisconnect:
         pass
     except BadFrame as bad:
-        await websocket.close(code=bad.code, reason=bad.reason)
+        await close(websocket, bad.code, bad.reason)
 
 
 _JSON_TYPES: dict[type, str] = {dict: "object", list: "array", str: "string", bool: "boolean",
                                 int: "number", float: "number", type(None): "null"}
-
-
-def _no_constants(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _describe(err: ValueError) -> str:
-    if isinstance(err, json.JSONDecodeError):
-        return f"{err.msg} at column {err.colno}"
-    return str(err)
 
 
 @router.websocket("/ws/json")
@@ -101,18 +94,19 @@ async def ws_json(websocket: WebSocket) -> None:
         while True:
             text = await receive_text(websocket, MAX_MESSAGE_BYTES)
             try:
-                value = json.loads(text, parse_constant=_no_constants)
+                value = parse_json(text)
+                reply = dumps_json({"echo": value, "json_type": _JSON_TYPES[type(value)]})
             except ValueError as err:
-                await websocket.send_json({"error": "bad_json", "detail": _describe(err)})
-                continue
-            await websocket.send_json({"echo": value, "json_type": _JSON_TYPES[type(value)]})
+                reply = dumps_json({"error": "bad_json", "detail": str(err)})
+            if not await send_text(websocket, reply):
+                return
     except WebSocketDisconnect:
         pass
     except BadFrame as bad:
-        await websocket.close(code=bad.code, reason=bad.reason)
+        await close(websocket, bad.code, bad.reason)
 
 
-@router.websocket("/ws/{client_id:int}")
+@router.websocket("/ws/{client_id:id}")
 async def ws_client(websocket: WebSocket, client_id: int) -> None:
     await _text_loop(websocket, lambda text: f"Message received: {text}")
 

@@ -23,7 +23,6 @@ with ``MESSAGE_TOO_BIG``.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +31,7 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
 from course_app.realtime.codes import CloseCode
-from course_app.realtime.frames import BadFrame, receive_text
+from course_app.realtime.frames import BadFrame, close, parse_json, receive_text, send_json
 from course_app.realtime.tasks import first_completed
 
 __all__ = ["MAX_MESSAGE_BYTES", "router"]
@@ -45,14 +44,6 @@ _LIVE = "ch06_live_tickers"
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
-async def _send(websocket: WebSocket, data: dict[str, Any]) -> bool:
-    """Send unless the socket is already closing; False means stop producing."""
-    if websocket.application_state is not WebSocketState.CONNECTED:
-        return False
-    await websocket.send_json(data)
-    return True
-
-
 async def _listen(websocket: WebSocket, handle: Handler) -> None:
     """Read JSON objects until the client leaves (or breaks a rule), passing each to ``handle``."""
     while True:
@@ -61,15 +52,15 @@ async def _listen(websocket: WebSocket, handle: Handler) -> None:
         except WebSocketDisconnect:
             return
         except BadFrame as bad:
-            await websocket.close(bad.code, bad.reason)
+            await close(websocket, bad.code, bad.reason)
             return
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            await _send(websocket, {"type": "error", "reason": f"malformed JSON ({err.msg}): send an object like {{\"type\": \"pong\"}}"})
+            data = parse_json(text)
+        except ValueError as err:
+            await send_json(websocket, {"type": "error", "reason": f"{err}: send an object like {{\"type\": \"pong\"}}"})
             continue
         if not isinstance(data, dict):
-            await _send(websocket, {"type": "error", "reason": "expected a JSON object like {\"type\": \"pong\"}"})
+            await send_json(websocket, {"type": "error", "reason": "expected a JSON object like {\"type\": \"pong\"}"})
             continue
         await handle(data)
         if websocket.application_state is not WebSocketState.CONNECTED:
@@ -96,7 +87,7 @@ def _param(websocket: WebSocket, name: str, default: float, low: float, high: fl
 
 
 async def _unknown(websocket: WebSocket, data: dict[str, Any], known: str) -> None:
-    await _send(websocket, {"type": "error", "reason": f"unknown message type {data.get('type')!r}: expected {known}"})
+    await send_json(websocket, {"type": "error", "reason": f"unknown message type {data.get('type')!r}: expected {known}"})
 
 
 # -- /heartbeat ----------------------------------------------------------------
@@ -114,24 +105,24 @@ async def heartbeat(websocket: WebSocket) -> None:
     try:
         beat = _Beat(_param(websocket, "interval", 5.0, 0.01, 120), int(_param(websocket, "misses", 3, 1, 20, whole=True)))
     except ValueError as err:
-        await websocket.close(CloseCode.POLICY_VIOLATION, str(err))
+        await close(websocket, CloseCode.POLICY_VIOLATION, str(err))
         return
 
     async def on_message(data: dict[str, Any]) -> None:
         if data.get("type") == "pong":
             beat.missed = 0
         elif data.get("type") == "ping":
-            await _send(websocket, {"type": "pong", "seq": data.get("seq")})
+            await send_json(websocket, {"type": "pong", "seq": data.get("seq")})
         else:
             await _unknown(websocket, data, '"pong" or "ping"')
 
     async def pinger() -> None:
         while True:
             if beat.missed >= beat.misses:
-                await websocket.close(CloseCode.HEARTBEAT_TIMEOUT, f"no pong for {beat.misses} pings in a row")
+                await close(websocket, CloseCode.HEARTBEAT_TIMEOUT, f"no pong for {beat.misses} pings in a row")
                 return
             beat.seq += 1
-            if not await _send(websocket, {"type": "ping", "seq": beat.seq}):
+            if not await send_json(websocket, {"type": "ping", "seq": beat.seq}):
                 return
             beat.missed += 1
             await asyncio.sleep(beat.interval)
@@ -147,16 +138,16 @@ async def ticker(websocket: WebSocket) -> None:
         interval = _param(websocket, "interval", 1.0, 0.001, 120)
         count = int(_param(websocket, "count", 0, 0, 1_000_000, whole=True))
     except ValueError as err:
-        await websocket.close(CloseCode.POLICY_VIOLATION, str(err))
+        await close(websocket, CloseCode.POLICY_VIOLATION, str(err))
         return
     state = websocket.app.state
     setattr(state, _LIVE, getattr(state, _LIVE, 0) + 1)
 
     async def on_message(data: dict[str, Any]) -> None:
         if data.get("type") == "stop":
-            await websocket.close(CloseCode.NORMAL, "stopped by the client")
+            await close(websocket, CloseCode.NORMAL, "stopped by the client")
         elif data.get("type") == "ping":
-            await _send(websocket, {"type": "pong", "seq": data.get("seq")})
+            await send_json(websocket, {"type": "pong", "seq": data.get("seq")})
         else:
             await _unknown(websocket, data, '"stop" or "ping"')
 
@@ -165,9 +156,9 @@ async def ticker(websocket: WebSocket) -> None:
         while count == 0 or seq < count:
             await asyncio.sleep(interval)
             seq += 1
-            if not await _send(websocket, {"type": "tick", "seq": seq}):
+            if not await send_json(websocket, {"type": "tick", "seq": seq}):
                 return
-        await websocket.close(CloseCode.NORMAL, "stream complete")
+        await close(websocket, CloseCode.NORMAL, "stream complete")
 
     try:
         await first_completed(_listen(websocket, on_message), produce())
