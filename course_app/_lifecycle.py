@@ -8,12 +8,23 @@ event loop never blocks). Child processes also die with their owner.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import ctypes
+import ctypes.util
 import signal
+import socket
 import sys
+from collections.abc import Callable
 from typing import Self
 
-__all__ = ["StartStop", "die_with_parent"]
+__all__ = ["StartStop", "die_with_parent", "free_port", "parent_death_signal"]
+
+_PR_SET_PDEATHSIG = 1
+_libc: ctypes.CDLL | None = None
+if sys.platform.startswith("linux"):  # loaded once, here: a preexec_fn must not import or load anything
+    try:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        _libc = None
 
 
 class StartStop:
@@ -36,14 +47,29 @@ class StartStop:
         await asyncio.to_thread(self.stop)
 
 
-def die_with_parent() -> None:
-    """Run in a child (``preexec_fn``): the kernel sends it SIGTERM when its parent dies (Linux only).
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """Ask the kernel to send ``sig`` to this process when its parent dies (Linux only).
 
+    Run it in a child: as ``preexec_fn`` (see ``parent_death_signal``) or first thing in
+    a worker process. "Parent" is the *thread* that started the child: start long-lived
+    children from a thread that lives as long as they should.
     Elsewhere this does nothing, and owners rely on their ``finally`` and atexit cleanup.
     """
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            import ctypes
+    if _libc is not None:
+        _libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
 
-            pr_set_pdeathsig = 1
-            ctypes.CDLL("libc.so.6").prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+def parent_death_signal(sig: int) -> Callable[[], None]:
+    """A ``preexec_fn`` that makes the child get ``sig`` when its parent dies."""
+
+    def preexec() -> None:
+        die_with_parent(sig)
+
+    return preexec
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that was free a moment ago (for processes that bind it themselves)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])

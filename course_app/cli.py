@@ -135,7 +135,8 @@ def _serve_until_interrupted(make: Callable[[], StartStop], describe: Callable[[
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from course_app.server import BackgroundServer, Cluster
+    from course_app.cluster import Cluster
+    from course_app.server import BackgroundServer
 
     if args.workers > 1:
         return _serve_until_interrupted(

@@ -1,5 +1,8 @@
 """Collect log records for a while: how checks and tests see that a handler crashed.
 
+Works for a ``Cluster`` too: its workers' records are re-emitted on the same
+logger names in the owner process.
+
     with capture_logs("uvicorn.error", logging.ERROR) as logs:
         ...                           # talk to the server
     assert not logs.crashes()         # uvicorn logs "Exception in ASGI application" on a crash
@@ -34,13 +37,19 @@ class LogRecords(logging.Handler):
             return [record.getMessage() for record in self.records]
 
     def crashes(self) -> list[str]:
-        """``"TypeName: message"`` of every exception that was logged with its traceback."""
+        """``"TypeName: message"`` of every exception that was logged with its traceback.
+
+        Records from a ``Cluster``'s workers carry it as ``record.crash`` (the exception
+        object stayed in the worker); they count too.
+        """
         with self._guard:
-            return [
-                f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
-                for record in self.records
-                if record.exc_info and record.exc_info[1] is not None
-            ]
+            found = []
+            for record in self.records:
+                if record.exc_info and record.exc_info[1] is not None:
+                    found.append(f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}")
+                elif isinstance(crash := getattr(record, "crash", None), str):
+                    found.append(crash)
+            return found
 
 
 @contextmanager

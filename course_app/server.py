@@ -1,34 +1,25 @@
-"""Run an ASGI app on a real socket: in a background thread, or as a uvicorn cluster.
+"""Run an ASGI app on a real socket, in a background thread: ``BackgroundServer``.
 
-Two shapes, one idea each:
-
-* ``BackgroundServer`` -- uvicorn in a daemon thread with its own event loop.
-  This is what notebooks and checks use: the kernel's loop stays free, so
-  synchronous clients (``httpx.get``) and ``await``-ing clients both work.
-* ``Cluster`` -- ``uvicorn --workers N`` as a subprocess, the real production
-  shape, every worker told the same ``REDIS_URL``.
-
-Both are context managers (``with`` and ``async with``) and both stop cleanly.
+uvicorn in a daemon thread with its own event loop. This is what notebooks and
+checks use: the kernel's loop stays free, so synchronous clients (``httpx.get``)
+and ``await``-ing clients both work. It is a context manager (``with`` and
+``async with``) and stops cleanly. The multi-process shape, ``uvicorn --workers N``,
+is ``course_app.cluster.Cluster``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 from typing import Any
 
-import httpx
 import uvicorn
 
-from course_app._lifecycle import StartStop, die_with_parent
+from course_app._lifecycle import StartStop, free_port
 
-__all__ = ["BackgroundServer", "Cluster", "ServerError", "start_server", "stop_server"]
+__all__ = ["BackgroundServer", "ServerError", "free_port", "start_server", "stop_server"]
 
 _READY_TIMEOUT = 10.0
 _running: dict[str, "BackgroundServer"] = {}
@@ -52,13 +43,6 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free a moment ago (for subprocesses that bind themselves)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 class _QuietServer(uvicorn.Server):
@@ -188,7 +172,6 @@ class BackgroundServer(StartStop):
             self._thread = None
 
 
-
 def start_server(app: Any = None, *, name: str = "course", **options: Any) -> BackgroundServer:
     """Start (or restart) the server called ``name``; safe to run in a notebook cell again.
 
@@ -206,128 +189,3 @@ def stop_server(name: str = "course") -> None:
     server = _running.pop(name, None)
     if server is not None:
         server.stop()
-
-
-class Cluster(StartStop):
-    """``uvicorn --workers N`` as a subprocess: N processes, one port, one shared Redis.
-
-    >>> with Cluster(workers=3) as cluster:
-    ...     cluster.url, cluster.redis_url
-    """
-
-    def __init__(
-        self,
-        app: str = "course_app.app:create_app",
-        *,
-        workers: int = 3,
-        port: int = 0,
-        host: str = "127.0.0.1",
-        redis_url: str | None = None,
-        factory: bool = True,
-        env: dict[str, str] | None = None,
-        extra_args: list[str] | None = None,
-    ) -> None:
-        self.app = app
-        self.workers = workers
-        self.host = host
-        self.port = port or free_port(host)
-        self.factory = factory
-        self._redis_url = redis_url
-        self._redis: Any = None
-        self._env = env or {}
-        self._extra_args = extra_args or []
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}"
-
-    @property
-    def redis_url(self) -> str | None:
-        return self._redis_url
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
-
-    def start(self, ready_timeout: float = 20.0) -> "Cluster":
-        if self._redis_url is None:
-            from course_app.redis_server import acquire_redis
-
-            self._redis_url, self._redis = acquire_redis()
-        env = {**os.environ, **self._env, "REDIS_URL": self._redis_url}
-        cmd = [
-            sys.executable, "-m", "uvicorn", self.app,
-            "--host", self.host, "--port", str(self.port),
-            "--workers", str(self.workers),
-            "--log-level", "warning", "--no-access-log",
-            "--timeout-graceful-shutdown", "2",
-            *self._extra_args,
-        ]
-        if self.factory:
-            cmd.append("--factory")
-        self._proc = subprocess.Popen(
-            cmd, env=env, start_new_session=True, preexec_fn=die_with_parent,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            code = self._proc.poll()
-            if code is not None:
-                err = (self._proc.stderr.read() if self._proc.stderr else b"").decode(errors="replace")
-                self.stop()
-                raise ServerError(
-                    f"uvicorn --workers {self.workers} exited with code {code} during start-up:\n{err[-2000:]}"
-                )
-            try:
-                if httpx.get(self.url + "/whoami", timeout=0.5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise ServerError(f"The cluster on port {self.port} was not ready after {ready_timeout:.0f} s.")
-            time.sleep(0.05)
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM the supervisor (it stops its workers), then make sure the group is gone."""
-        proc, self._proc = self._proc, None
-        try:
-            if proc is not None and proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout)
-            if proc is not None:
-                _reap_group(proc.pid)
-                if proc.stderr:
-                    proc.stderr.close()
-        finally:
-            if self._redis is not None:
-                self._redis.stop()
-                self._redis = None
-                self._redis_url = None
-
-
-
-def _reap_group(pgid: int, timeout: float = 5.0) -> None:
-    """Wait until no process of the group is left, killing stragglers."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
-

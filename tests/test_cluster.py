@@ -19,7 +19,8 @@ from websockets.sync.client import ClientConnection, connect
 from course_app.chapters.scaling import MAX_MESSAGE_BYTES
 from course_app.realtime import CloseCode
 from course_app.redis_server import EmbeddedRedis
-from course_app.server import BackgroundServer, Cluster
+from course_app.cluster import Cluster
+from course_app.server import BackgroundServer
 
 pytestmark = pytest.mark.slow
 
