@@ -1,5 +1,6 @@
 """Every exercise proves its check can fail: the stub fails, the solution passes,
 and each plausible wrong solution in tests/wrong/<id>/ fails for its stated reason.
+Each alternative correct solution in tests/right/<id>/ (another valid strategy) passes.
 
 A wrong-solution file starts with a docstring: what the mistake is, then a line
 ``Fails: <text>`` naming the step (or problem) the report must show as failed.
@@ -18,6 +19,7 @@ from course_app.grading.runner import run_check
 
 ROOT = Path(__file__).resolve().parents[1]
 WRONG = Path(__file__).parent / "wrong"
+RIGHT = Path(__file__).parent / "right"
 EXERCISES = registry.all_exercises()
 IDS = [e.id for e in EXERCISES]
 
@@ -55,6 +57,14 @@ def test_wrong_solution_fails_for_its_reason(exercise_id: str, path: Path) -> No
     text = report.render(result)
     assert result.status == "fail", text
     assert _expected_failure(path) in result.failed_text(), text
+
+
+@pytest.mark.parametrize(
+    "path", sorted(RIGHT.glob("*/*.py")), ids=lambda p: f"{p.parent.name}-{p.stem}"
+)
+def test_right_solution_passes(path: Path) -> None:
+    result = run_check(registry.get(path.parent.name), path=path)
+    assert result.passed, report.render(result)
 
 
 @pytest.mark.parametrize("exercise_id", IDS)

@@ -1,6 +1,6 @@
 """Greets one name it was shown in the example, whatever the query says.
 
-Fails: greets Grace
+Fails: greets any name as given
 """
 
 from fastapi import FastAPI
