@@ -7,5 +7,6 @@ ROUTERS = [
     "course_app.chapters.ch04_echo",
     "course_app.chapters.ch05_broadcast",
     "course_app.chapters.ch06_lifecycle",
+    "course_app.chapters.ch07_auth",
     "course_app.chapters.scaling",
 ]

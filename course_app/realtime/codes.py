@@ -22,4 +22,5 @@ class CloseCode(IntEnum):
     AUTH_TIMEOUT = 4002  # no credentials within the deadline
     HEARTBEAT_TIMEOUT = 4003  # the client missed too many application pings
     TOO_SLOW = 4004  # the client could not keep up with the stream
+    TOKEN_EXPIRED = 4005  # the token ran out during the session: get a new one and reconnect
     RATE_LIMITED = 4029  # too many messages too fast (like HTTP 429)
