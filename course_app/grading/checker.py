@@ -19,8 +19,9 @@ import time
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
+from course_app.grading.lag import LoopWatch
 from course_app.grading.results import Step
 from course_app.grading.tracing import describe_exception, raised_in_learner_code
 from course_app.logcapture import LogRecords
@@ -28,6 +29,9 @@ from course_app.logcapture import LogRecords
 __all__ = ["CheckFailed", "Step", "T"]
 
 R = TypeVar("R")
+
+# What a send or receive raises when the peer went away (Starlette, uvicorn, websockets).
+_DEPARTURES = {"WebSocketDisconnect", "ClientDisconnected", "ConnectionClosed", "ConnectionClosedOK", "ConnectionClosedError"}
 
 
 class CheckFailed(AssertionError):
@@ -50,40 +54,86 @@ class T:
         self.learner_file = learner_file
         self.steps: list[Step] = []
         self.timed_out = False
-        # uvicorn logs "Exception in ASGI application" with the traceback when an endpoint raises.
+        # uvicorn logs "Exception in ASGI application" with the traceback when an endpoint raises;
+        # asyncio logs "Task exception was never retrieved" for a task nobody awaited.
         self.server_log = LogRecords(logging.ERROR)
+        # Learner code that holds an event loop (time.sleep, a busy loop), found by a watchdog.
+        self.watch = LoopWatch(learner_file)
+        self._crashes_seen = 0
+        self._blocks_seen = 0
 
     # -- structure -----------------------------------------------------------
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
-        crashes_before = len(self.server_log.records)
+        """A named requirement. It fails on a failed expectation, on an exception from learner
+        code, on a traceback from learner code in the server log, and when learner code held an
+        event loop; the report then says which, and where."""
         try:
             yield
         except StopCheck:
             raise
         except CheckFailed as err:
-            detail = _format_failure(err) + self._server_crash(crashes_before)
-            self.steps.append(Step(name, False, detail))
-            raise StopCheck from None
+            self._fail(name, _format_failure(err))
         except asyncio.CancelledError as err:
             if not self.timed_out:
                 raise
-            self.steps.append(Step(name, False, "did not finish in time. " + describe_exception(err, self.learner_file, hang=True)))
-            raise StopCheck from None
+            self._fail(name, "did not finish in time. " + describe_exception(err, self.learner_file, hang=True))
         except Exception as err:  # learner code raised: say where
-            detail = describe_exception(err, self.learner_file) + self._server_crash(crashes_before)
-            self.steps.append(Step(name, False, detail))
-            raise StopCheck from None
+            self._fail(name, describe_exception(err, self.learner_file))
+        problem = self._blocked() or self._crashed()
+        if problem:
+            self.steps.append(Step(name, False, problem))
+            raise StopCheck
         self.steps.append(Step(name, True))
 
-    def _server_crash(self, since: int) -> str:
-        """If the learner's code raised inside the server during this step, say where (uvicorn logged it)."""
-        for record in self.server_log.records[since:]:
+    def _fail(self, name: str, symptom: str) -> NoReturn:
+        """Record a failed step. A blocked loop is the cause of most symptoms, so it comes first."""
+        blocked = self._blocked(ongoing=True)
+        if blocked:
+            detail = f"{blocked}\n(what the check saw: {symptom})"
+        else:
+            crashed = self._crashed()
+            detail = symptom + (f"\nMeanwhile {crashed}" if crashed else "")
+        self.steps.append(Step(name, False, detail))
+        raise StopCheck from None
+
+    def finish(self) -> None:
+        """After the last step: anything that happened since (a crash on the way out, a block) fails."""
+        problem = self._blocked(ongoing=True) or self._crashed()
+        if problem:
+            self.steps.append(Step("your code ran to the end without errors in the server log", False, problem))
+            raise StopCheck
+
+    def _blocked(self, *, ongoing: bool = False) -> str | None:
+        """A new block of an event loop by learner code, as a message (each one is reported once)."""
+        blocks = self.watch.blocks[self._blocks_seen:]
+        self._blocks_seen = len(self.watch.blocks)
+        found = max(blocks, key=lambda b: b.seconds, default=None)
+        if found is None and ongoing:
+            found = self.watch.ongoing()
+        if found is None:
+            found = self.watch.too_much_short()
+            if found is not None:
+                self.watch.short_total = 0.0
+        return found.message() if found else None
+
+    def _crashed(self) -> str | None:
+        """A new traceback from learner code in the server log, as a message (each one is reported once)."""
+        records = self.server_log.records[self._crashes_seen:]
+        self._crashes_seen += len(records)
+        for record in records:
             error = record.exc_info[1] if record.exc_info else None
             where = raised_in_learner_code(error, self.learner_file) if error else None
-            if where:
-                return f"\nMeanwhile your server code raised {where}"
-        return ""
+            if error is None or where is None:
+                continue
+            if type(error).__name__ in _DEPARTURES:
+                return (
+                    f"your server code raised {where}\n"
+                    "A client leaving is a normal end of a WebSocket, not an error: catch WebSocketDisconnect "
+                    "around the receive loop and do the clean-up in `finally`."
+                )
+            return f"your server code raised {where}"
+        return None
 
     # -- expectations --------------------------------------------------------
     def expect(self, condition: object, *, expected: str, got: object = None, message: str = "") -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from course_app.grading import registry
+from course_app.grading import lag, registry
 from course_app.grading.checker import CheckFailed, StopCheck, T, _format_failure
 from course_app.grading.results import Result, Status
 from course_app.grading.tracing import describe_exception, relative
@@ -58,13 +58,16 @@ def run(exercise_id: str, path: Path, limit: float) -> Result:
     except BaseException as err:  # SyntaxError, or the module raised on import
         return finish("fail", "Your file could not be imported: " + describe_exception(err, path))
 
-    server_errors = logging.getLogger("uvicorn.error")
-    server_errors.addHandler(t.server_log)
+    loggers = [logging.getLogger(name) for name in ("uvicorn.error", "asyncio")]
+    for logger in loggers:
+        logger.addHandler(t.server_log)
+    lag.current = t.watch
     try:
         if inspect.iscoroutinefunction(check):
             asyncio.run(_run_async(check, learner, t, limit))
         else:
             check(learner, t)
+        t.finish()
     except StopCheck:
         return finish("fail")
     except CheckFailed as err:  # an expectation outside any step, e.g. the app did not start
@@ -77,7 +80,10 @@ def run(exercise_id: str, path: Path, limit: float) -> Result:
     except BaseException as err:  # noqa: BLE001 - learner code outside a step, or a bug in the check
         return finish("error", "The check itself stopped: " + describe_exception(err, path))
     finally:
-        server_errors.removeHandler(t.server_log)
+        lag.current = None
+        t.watch.stop()
+        for logger in loggers:
+            logger.removeHandler(t.server_log)
     return finish("pass")
 
 
@@ -90,6 +96,7 @@ async def _run_async(check: Any, learner: ModuleType, t: T, limit: float) -> Non
         task.cancel()
 
     handle = asyncio.get_running_loop().call_later(limit, soft_deadline)
+    t.watch.add_loop(asyncio.get_running_loop())
     try:
         await check(learner, t)
     finally:
