@@ -1,41 +1,62 @@
 """Check for ch01_gather: every fetch runs at the same time, results come back in input order.
 
 The learner's ``fetch_all`` gets an instrumented fake ``fetch``: it sleeps a
-chosen time per item and counts how many calls are in flight at once, so the
-check proves concurrency with a counter, not only with the clock.
+chosen time per call and counts how many calls are in flight at once, so the
+check proves concurrency with a counter, not only with the clock. The items
+change on every run: more of them than any plausible cap, repeats, the empty
+string, spaces and non-ASCII text, in an order where later items finish first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import json
+import random
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import Any, cast
 
 from course_app.grading.checker import T
+from course_app.grading.checks._inputs import AWKWARD_WORDS, seeded
+
+DEADLINE = 5.0
+
+
+def answer(item: str) -> str:
+    """What the fake fetch returns for ``item``: different for every item, and "" for "" (a falsy result)."""
+    return item[::-1].upper()
 
 
 class FakeFetch:
-    """An async fetch that sleeps ``delays[item]`` and records what ran at the same time."""
+    """An async fetch that sleeps ``delay(item)`` and records what ran at the same time."""
 
-    def __init__(self, delays: dict[str, float]) -> None:
-        self.delays = delays
+    def __init__(self, delay: Callable[[int, str], float]) -> None:
+        self.delay = delay
         self.calls: list[str] = []
-        self.finished: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
 
     async def fetch(self, item: str) -> str:
+        number = len(self.calls)
         self.calls.append(item)
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            await asyncio.sleep(self.delays.get(item, 0.05))
+            await asyncio.sleep(self.delay(number, item))
         finally:
             self.in_flight -= 1
-        self.finished.append(item)
-        return item.upper()
+        return answer(item)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def _fetch_all(learner: ModuleType, t: T) -> Callable[..., Any]:
@@ -47,15 +68,22 @@ def _fetch_all(learner: ModuleType, t: T) -> Callable[..., Any]:
 
 
 async def _call(t: T, fetch_all: Callable[..., Any], fake: FakeFetch, items: list[str]) -> Any:
-    pending = fetch_all(fake.fetch, items)
+    what = f"fetch_all(fetch, {len(items)} items)"
+    pending = fetch_all(fake.fetch, list(items))
     if not inspect.isawaitable(pending):
-        t.fail(f"fetch_all(fetch, {items}) returned {type(pending).__name__} right away. "
+        t.fail(f"{what} returned {type(pending).__name__} right away. "
                "Define it with `async def` so the caller can await it.")
-    awaitable: Awaitable[Any] = pending
-    return await t.within(5, awaitable, f"fetch_all(fetch, {items})")
+    task = asyncio.ensure_future(cast(Awaitable[Any], pending))
+    done, _ = await asyncio.wait({task}, timeout=DEADLINE)
+    if not done:
+        task.cancel()
+        await asyncio.wait({task}, timeout=1.0)
+        t.fail(f"{what} did not finish within {DEADLINE:g} s "
+               f"(at most {fake.max_in_flight} fetches were in flight at the same time).")
+    return task.result()
 
 
-def _expect_results(t: T, got: Any, items: list[str], what: str) -> None:
+def _expect_results(t: T, got: Any, items: list[str], fake: FakeFetch) -> None:
     if isinstance(got, (list, tuple)) and any(inspect.isawaitable(x) for x in got):
         for x in got:
             if inspect.iscoroutine(x):
@@ -63,44 +91,50 @@ def _expect_results(t: T, got: Any, items: list[str], what: str) -> None:
         t.fail("The list holds coroutines or tasks, not their results. "
                "Calling fetch(item) only creates a coroutine, and a task only starts the work: "
                "await them to get the values.")
-    t.expect(isinstance(got, (list, tuple)) and list(got) == [item.upper() for item in items],
-             expected=what, got=got)
+    wanted = [answer(item) for item in items]
+    t.expect(isinstance(got, (list, tuple)) and list(got) == wanted,
+             expected=f"{len(items)} results, one per item, in the order of the items: {_show(wanted)}",
+             got=_show(got) if isinstance(got, (list, tuple)) else f"{type(got).__name__}: {got!r}",
+             message=f"items were {_show(items)}")
+    t.expect(Counter(fake.calls) == Counter(items),
+             expected=f"fetch called once per item (repeated items once per repeat): {_show(items)}",
+             got=f"fetch called with {_show(fake.calls)}")
+
+
+def _awkward_items(rng: random.Random, count: int) -> list[str]:
+    """``count`` items: plain words, awkward words (with "" and a repeat for sure), shuffled."""
+    items = [f"item {n}" for n in range(count - 4)]
+    items += ["", rng.choice([w for w in AWKWARD_WORDS if w]), rng.choice([w for w in AWKWARD_WORDS if w])]
+    items.append(rng.choice(items))  # a repeat
+    rng.shuffle(items)
+    return items
 
 
 async def check(learner: ModuleType, t: T) -> None:
     fetch_all = _fetch_all(learner, t)
 
-    with t.step("returns one result per item, in the order of the items"):
-        items = ["tea", "coffee", "juice"]
-        fake = FakeFetch({"tea": 0.02, "coffee": 0.04, "juice": 0.06})
-        got = await _call(t, fetch_all, fake, items)
-        _expect_results(t, got, items, "one result per item, in the order of the items: " + str([i.upper() for i in items]))
-        t.expect(sorted(fake.calls) == sorted(items), expected=f"fetch called once for each of {items}", got=fake.calls)
+    with seeded(t) as rng:
+        with t.step("returns one result per item, in the order of the items"):
+            items = rng.sample(["tea", "coffee", "juice", "cocoa", "mate"], 3)
+            fake = FakeFetch(lambda number, item: 0.02 * (1 + number))
+            got = await _call(t, fetch_all, fake, items)
+            _expect_results(t, got, items, fake)
 
-    with t.step("starts every fetch before waiting for any: 5 in flight at once"):
-        items = ["a", "b", "c", "d", "e"]
-        delay = 0.4
-        fake = FakeFetch(dict.fromkeys(items, delay))
-        started = t.clock()
-        got = await _call(t, fetch_all, fake, items)
-        elapsed = t.clock() - started
-        t.expect(isinstance(got, (list, tuple)) and sorted(map(str, got)) == sorted(i.upper() for i in items),
-                 expected="one result per item", got=got)
-        t.expect(fake.max_in_flight == len(items),
-                 expected=f"all {len(items)} fetches in flight at the same moment",
-                 got=f"at most {fake.max_in_flight} at a time")
-        one_by_one = delay * len(items)
-        t.expect(elapsed < one_by_one / 2,
-                 expected=f"about {delay:g} s in total (one at a time takes {one_by_one:g} s)",
-                 got=f"{elapsed:.2f} s")
+        with t.step("starts every fetch before waiting for any: all in flight at once (more items than any cap)"):
+            items = _awkward_items(rng, rng.randint(24, 40))
+            fake = FakeFetch(lambda number, item: rng.uniform(0.05, 0.15))
+            got = await _call(t, fetch_all, fake, items)
+            _expect_results(t, got, items, fake)
+            t.expect(fake.max_in_flight == len(items),
+                     expected=f"all {len(items)} fetches in flight at the same moment",
+                     got=f"at most {fake.max_in_flight} at a time")
 
-    with t.step("keeps the input order when later items finish first"):
-        items = ["slow", "medium", "quick", "instant"]
-        fake = FakeFetch({"slow": 0.4, "medium": 0.3, "quick": 0.2, "instant": 0.1})
-        got = await _call(t, fetch_all, fake, items)
-        _expect_results(t, got, items, "results in the order of the items, not the order they finished: "
-                        + str([i.upper() for i in items]))
+        with t.step("keeps the input order when later items finish first (repeats, empty and non-ASCII items too)"):
+            items = _awkward_items(rng, rng.randint(8, 12))
+            fake = FakeFetch(lambda number, item: 0.03 * (len(items) - number))  # the first one called finishes last
+            got = await _call(t, fetch_all, fake, items)
+            _expect_results(t, got, items, fake)
 
-    with t.step("an empty list gives an empty list"):
-        got = await _call(t, fetch_all, FakeFetch({}), [])
-        t.expect(isinstance(got, (list, tuple)) and list(got) == [], expected="[]", got=got)
+        with t.step("an empty list gives an empty list"):
+            got = await _call(t, fetch_all, FakeFetch(lambda number, item: 0.0), [])
+            t.expect(isinstance(got, (list, tuple)) and list(got) == [], expected="[]", got=_show(got))

@@ -1,6 +1,6 @@
 """Runs everything at once, but collects results in the order they finish (as_completed).
 
-Fails: later items finish first
+Fails: in the order of the items
 """
 
 import asyncio
