@@ -2,7 +2,7 @@
 but hides the close code, so the code is guessed as 1000 after the loop.
 A tab closing (1001) is then recorded as a normal close.
 
-Fails: going away (1001)
+Fails: are each recorded, in order
 """
 
 from fastapi import FastAPI, WebSocket

@@ -2,7 +2,7 @@
 crashes the handler ("Exception in ASGI application" in the server log), and no
 close code is ever recorded.
 
-Fails: without a crash
+Fails: A client leaving is a normal end
 """
 
 from fastapi import FastAPI, WebSocket
