@@ -48,7 +48,9 @@ def _cmd_hint(args: argparse.Namespace) -> int:
 
 def _cmd_reset(args: argparse.Namespace) -> int:
     from course_app.grading import registry
+    from course_app.grading.backups import restore_pristine
     from course_app.grading.paths import exercise_path, pristine_source
+    from course_app.grading.tracing import relative
 
     registry.get(args.id)
     path = exercise_path(args.id, solutions=False)
@@ -57,12 +59,12 @@ def _cmd_reset(args: argparse.Namespace) -> int:
     except LookupError as err:
         print(err, file=sys.stderr)
         return 1
-    if path.exists():
-        backup = path.with_suffix(".py.bak")
-        backup.write_text(path.read_text())
-        print(f"Your version is saved as {backup.name}.")
-    path.write_text(original)
-    print(f"Restored the original {path.name}.")
+    backup = restore_pristine(path, original)
+    if backup is not None:
+        print(f"Your version is saved as {relative(backup)} (earlier backups are kept too).")
+    elif path.exists():
+        print(f"{path.name} was already the original; nothing to back up.")
+    print(f"Restored the original {relative(path)}.")
     return 0
 
 
@@ -150,23 +152,38 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_board(args: argparse.Namespace) -> int:
-    from course_app.board import create_board_app
+    from course_app.board import create_board_app, new_join_code
     from course_app.server import BackgroundServer
 
+    code = (args.code or new_join_code()).upper()
+
     def describe(server: Any) -> list[str]:
-        lines = [f"The board is live at {server.url}/", f"Attendees join with:  course join {server.url} <their name>"]
+        lines = [
+            f"The board is live at {server.url}/   join code: {code}",
+            f"Attendees join with:  course join {server.url} <their name> --code {code}",
+        ]
         if args.host == "127.0.0.1":
             lines.append("(only this machine can reach it; use --host 0.0.0.0 for attendees on your network)")
+        lines.append("Results live in memory: after a restart, pass --code to keep the same join code.")
         return lines
 
-    return _serve_until_interrupted(lambda: BackgroundServer(create_board_app(), host=args.host, port=args.port), describe)
+    return _serve_until_interrupted(
+        lambda: BackgroundServer(create_board_app(code), host=args.host, port=args.port), describe
+    )
 
 
 def _cmd_join(args: argparse.Namespace) -> int:
     from course_app.grading import state
+    from course_app.grading.reporter import BoardProblem, join
 
-    state.join_board(args.url, args.name)
-    print(f"Joined the board at {args.url} as {args.name!r}: your checks will report there.")
+    url = args.url.rstrip("/")
+    try:
+        name = join(url, args.name, args.code)
+    except BoardProblem as problem:
+        print(f"Not joined: {problem}", file=sys.stderr)
+        return 1
+    state.join_board(url, name, args.code.upper())
+    print(f"Joined the board at {url} as {name!r}: your checks will report there.")
     return 0
 
 
@@ -188,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id")
     p.set_defaults(func=_cmd_hint)
 
-    p = sub.add_parser("reset", help="restore the original exercise file (yours is kept as .py.bak)")
+    p = sub.add_parser("reset", help="restore the original exercise file (yours is kept as a numbered .bak)")
     p.add_argument("id")
     p.set_defaults(func=_cmd_reset)
 
@@ -211,11 +228,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("board", help="instructor: a live board of who has passed what")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8100)
+    p.add_argument("--code", help="the join code to use (default: a new random one)")
     p.set_defaults(func=_cmd_board)
 
     p = sub.add_parser("join", help="report your check results to the instructor's board")
-    p.add_argument("url")
-    p.add_argument("name")
+    p.add_argument("url", help="the board's address, e.g. http://10.0.0.5:8100")
+    p.add_argument("name", help="your name as the board shows it (1 to 40 characters)")
+    p.add_argument("--code", required=True, help="the join code the instructor's board shows")
     p.set_defaults(func=_cmd_join)
     return parser
 

@@ -22,7 +22,8 @@ def check_and_report(targets: list[str], *, solutions: bool | None = None, verbo
     """Run checks, print each report as it arrives and the closing tally; return the results.
 
     Passing exercises show their steps only when ``verbose``; failing ones always do.
-    Progress is remembered for ``course list`` unless the solutions are being checked.
+    Progress is remembered for ``course list`` (and sent to the board this learner joined, if any)
+    unless the solutions are being checked.
     """
     from course_app.grading import report, state
     from course_app.grading.runner import run_checks
@@ -36,9 +37,9 @@ def check_and_report(targets: list[str], *, solutions: bool | None = None, verbo
         print(report.render(result, verbose=verbose or not result.passed), flush=True)
     print(report.summary(results), flush=True)
     if record:
-        from course_app.board import report_to_board
+        from course_app.grading.reporter import report as report_to_board
 
-        note = report_to_board([(r.id, r.status) for r in results])
+        note = report_to_board(results)
         if note:
             print(note, flush=True)
     return results
