@@ -70,7 +70,6 @@ COOKIE = "course_session"
 PROTOCOL = "bearer"  # the subprotocol /ws/protocol answers with (never the token itself)
 
 log = logging.getLogger("course_app.security")
-router = APIRouter(tags=["ch07 auth"])
 
 
 @asynccontextmanager
@@ -78,6 +77,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.ch07_sessions = SessionRegistry(MAX_CONNECTIONS_PER_USER)
     install_redaction()  # uvicorn logs every handshake path, query string included
     yield
+
+
+router = APIRouter(tags=["ch07 auth"], lifespan=lifespan)  # include_router runs the lifespan with the app's
 
 
 def _sessions(websocket: WebSocket) -> SessionRegistry:
@@ -222,11 +224,12 @@ async def _close(websocket: WebSocket, code: CloseCode, reason: str) -> None:
     await websocket.close(code, reason)
 
 
-async def first_message_claims(websocket: WebSocket, timeout: float = AUTH_TIMEOUT) -> Claims | None:
-    """Read ``{"token": ...}`` within ``timeout``; on any failure close with its code and return None.
+async def first_message_claims(websocket: WebSocket, timeout: float | None = None) -> Claims | None:
+    """Read ``{"token": ...}`` within ``timeout`` (default ``AUTH_TIMEOUT``); on any failure close with its code, return None.
 
     Nothing else is read or answered before the token is verified.
     """
+    timeout = AUTH_TIMEOUT if timeout is None else timeout
     try:
         async with asyncio.timeout(timeout):  # the whole message, however slowly it drips in
             frame = await receive_frame(websocket, MAX_MESSAGE_BYTES)

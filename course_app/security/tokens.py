@@ -24,7 +24,7 @@ __all__ = ["ALGORITHM", "BadToken", "Claims", "ExpiredToken", "issue_token", "re
 ALGORITHM = "HS256"
 DEFAULT_TTL = 15 * 60  # seconds; short-lived tokens limit the damage of a leak
 _LEEWAY = 0  # no grace: an expired token is expired
-_process_key = secrets.token_urlsafe(32)
+_process_key = secrets.token_urlsafe(64)  # 64 bytes: long enough for any HMAC-SHA2 (RFC 7518 3.2)
 
 
 class BadToken(Exception):

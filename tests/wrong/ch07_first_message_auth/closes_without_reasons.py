@@ -1,0 +1,51 @@
+"""Right codes, no reasons: the client sees 4001 or 1008 and has to guess what to fix.
+
+Fails: every close carries a reason
+"""
+
+import asyncio
+import json
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+from course_app.realtime.codes import CloseCode
+from course_app.security.tokens import BadToken, read_token
+
+AUTH_TIMEOUT = 5.0  # seconds to send {"token": ...}
+
+app = FastAPI()
+
+
+def echo(user: str, text: str) -> dict[str, str]:
+    """What an authenticated user gets back for each message."""
+    return {"type": "echo", "user": user, "text": text}
+
+
+@app.websocket("/secure")
+async def secure(websocket: WebSocket) -> None:
+    await websocket.accept()
+    try:
+        try:
+            first = await asyncio.wait_for(websocket.receive(), AUTH_TIMEOUT)
+        except TimeoutError:
+            await websocket.close(CloseCode.AUTH_TIMEOUT)
+            return
+        if first["type"] == "websocket.disconnect":
+            return
+        try:
+            message = json.loads(first.get("text") or "")
+        except ValueError:
+            message = None
+        if not isinstance(message, dict) or not isinstance(message.get("token"), str):
+            await websocket.close(CloseCode.POLICY_VIOLATION)
+            return
+        try:
+            user = read_token(message["token"]).user
+        except BadToken:
+            await websocket.close(CloseCode.UNAUTHORIZED)
+            return
+        await websocket.send_json({"status": "authenticated", "user": user})
+        while True:
+            await websocket.send_json(echo(user, await websocket.receive_text()))
+    except WebSocketDisconnect:
+        pass
