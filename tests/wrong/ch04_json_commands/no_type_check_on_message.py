@@ -1,7 +1,7 @@
 """Assumes every JSON value is an object with "cmd": a JSON array or a number
 makes message["cmd"] raise, the handler crashes, and the client is dropped.
 
-Fails: JSON that is not a command object gets a bad_message error frame
+Fails: gets a bad_message error frame
 """
 
 import json
