@@ -71,7 +71,7 @@ def test_token_endpoint_issues_a_bearer_token_for_the_right_password(server: Bac
     assert body["access_token"].count(".") == 2  # header.payload.signature
 
 
-@pytest.mark.parametrize(("username", "password"), [("alice", "wrong"), ("mallory", "wonderland"), ("bob", "")])
+@pytest.mark.parametrize(("username", "password"), [("alice", "wrong"), ("mallory", "wonderland"), ("bob", "Builder")])
 def test_token_endpoint_refuses_wrong_credentials_with_401(server: BackgroundServer, username: str, password: str) -> None:
     reply = httpx.post(server.url + "/token", data={"username": username, "password": password})
     assert reply.status_code == 401
