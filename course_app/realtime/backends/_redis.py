@@ -1,0 +1,95 @@
+"""What both Redis backends share: a client that fails fast, clear outage messages, and a reconnect loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from course_app.realtime.backends.base import BroadcastUnavailable
+
+__all__ = ["OUTAGE", "Listener", "client_for", "ping", "unavailable"]
+
+log = logging.getLogger("course_app.realtime")
+
+OUTAGE = (RedisError, OSError)  # what a Redis that went away raises (ConnectionError, TimeoutError, resets)
+
+
+def client_for(url: str) -> aioredis.Redis:
+    """A client that reports an outage at once: our own loop reconnects, with backoff, instead of redis-py's retries."""
+    return aioredis.from_url(url, retry=Retry(NoBackoff(), 0), socket_connect_timeout=2.0)
+
+
+def unavailable(url: str, err: BaseException, doing: str) -> BroadcastUnavailable:
+    return BroadcastUnavailable(
+        f"Redis at {url} did not answer while {doing} ({type(err).__name__}: {err}). "
+        "Is it running? Try again in a moment."
+    )
+
+
+async def ping(client: aioredis.Redis, url: str, timeout: float = 3.0) -> None:
+    """Raise BroadcastUnavailable naming the URL when Redis does not answer PING in time."""
+    try:
+        async with asyncio.timeout(timeout):
+            await client.ping()
+    except (*OUTAGE, TimeoutError) as err:
+        raise BroadcastUnavailable(
+            f"Redis at {url} did not answer ({type(err).__name__}: {err or 'no reply within %g s' % timeout}). "
+            "Start Redis there, or unset REDIS_URL so the course starts its own."
+        ) from err
+
+
+Session = Callable[[Callable[[], None]], Awaitable[None]]
+
+
+class Listener:
+    """Run ``session(connected)`` forever: when Redis drops it, wait (exponential backoff, jitter) and run it again.
+
+    ``session`` calls ``connected()`` once it is subscribed; ``ready`` is set from
+    then on, and cleared while the connection is down. One warning when the
+    connection is lost, one line when it is back: an outage is news, not a crash.
+    """
+
+    def __init__(self, url: str, what: str, *, base: float = 0.05, cap: float = 1.0) -> None:
+        self.url = url
+        self.what = what
+        self.base = base
+        self.cap = cap
+        self.ready = asyncio.Event()
+        self.reconnects = 0
+
+    async def run(self, session: Session) -> None:
+        delay, down_since = self.base, None
+        loop = asyncio.get_running_loop()
+
+        def connected() -> None:
+            nonlocal delay, down_since
+            self.ready.set()
+            delay = self.base
+            if down_since is not None:
+                self.reconnects += 1
+                log.warning("%s: back on Redis at %s after %.1f s; resubscribed", self.what, self.url,
+                            loop.time() - down_since)
+                down_since = None
+
+        while True:
+            try:
+                await session(connected)
+                reason = "the session ended"
+            except OUTAGE as err:
+                reason = f"{type(err).__name__}: {err}"
+            except Exception:  # a bug in our own code: say so loudly, then keep the listener alive
+                log.exception("%s: unexpected error; reconnecting", self.what)
+                reason = "unexpected error"
+            self.ready.clear()
+            if down_since is None:
+                down_since = loop.time()
+                log.warning("%s: lost Redis at %s (%s); reconnecting with backoff", self.what, self.url, reason)
+            await asyncio.sleep(random.uniform(delay / 2, delay))
+            delay = min(delay * 2, self.cap)
