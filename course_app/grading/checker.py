@@ -61,6 +61,8 @@ class T:
         self.watch = LoopWatch(learner_file)
         self._crashes_seen = 0
         self._blocks_seen = 0
+        self._mark = self.watch.mark()  # since the start of the current step
+        self._start = self._mark  # since the start of the check
 
     # -- structure -----------------------------------------------------------
     @contextmanager
@@ -68,6 +70,7 @@ class T:
         """A named requirement. It fails on a failed expectation, on an exception from learner
         code, on a traceback from learner code in the server log, and when learner code held an
         event loop; the report then says which, and where."""
+        self._mark = self.watch.mark()
         try:
             yield
         except StopCheck:
@@ -99,9 +102,10 @@ class T:
 
     def finish(self) -> None:
         """After the last step: anything that happened since (a crash on the way out, a block) fails."""
+        self._mark = self._start
         problem = self._blocked(ongoing=True) or self._crashed()
         if problem:
-            self.steps.append(Step("your code ran to the end without errors in the server log", False, problem))
+            self.steps.append(Step("your code ran to the end without blocking or errors in the server log", False, problem))
             raise StopCheck
 
     def _blocked(self, *, ongoing: bool = False) -> str | None:
@@ -112,9 +116,7 @@ class T:
         if found is None and ongoing:
             found = self.watch.ongoing()
         if found is None:
-            found = self.watch.too_much_short()
-            if found is not None:
-                self.watch.short_total = 0.0
+            found = self.watch.held_since(self._mark)
         return found.message() if found else None
 
     def _crashed(self) -> str | None:

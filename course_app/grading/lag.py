@@ -23,13 +23,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-__all__ = ["Block", "LoopWatch", "current", "watch_running_loop"]
+__all__ = ["Block", "LoopWatch", "Mark", "current", "watch_running_loop"]
 
 BLOCK = 0.25  # a single hold of the loop this long is reported
-TOTAL = 1.0  # ... and so are shorter holds adding up to this much
-_SHORT = 0.04  # holds shorter than this do not count towards TOTAL
+HELD = 0.2  # ... and so is learner code seen running on a loop this long in all,
+HELD_SHARE = 0.3  # ... when that is this share of the time or more
 _TICK = 0.02  # how often each loop is probed
-_SAMPLE = 0.005  # how often a late loop's stack is sampled
+_SAMPLE = 0.005  # how often the loop threads' stacks are sampled
+
+
+@dataclass(frozen=True)
+class Mark:
+    at: float
+    held: float
+    where: Counter[str]
 
 
 @dataclass(frozen=True)
@@ -53,9 +60,14 @@ class _Probe:
         self.loop = loop
         self.ident = ident
         self.posted = 0.0
+        self.ran = 0.0
         self.done = threading.Event()
         self.samples = 0
         self.seen: Counter[str] = Counter()
+
+    def _ran(self) -> None:
+        self.ran = time.perf_counter()
+        self.done.set()
 
     def post(self) -> bool:
         self.done.clear()
@@ -63,7 +75,7 @@ class _Probe:
         self.seen.clear()
         self.posted = time.perf_counter()
         try:
-            self.loop.call_soon_threadsafe(self.done.set)
+            self.loop.call_soon_threadsafe(self._ran)
         except RuntimeError:  # the loop is closed: stop watching it
             return False
         return True
@@ -79,8 +91,8 @@ class LoopWatch:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.blocks: list[Block] = []
-        self.short_total = 0.0
-        self._short_where: Counter[str] = Counter()
+        self.held = 0.0
+        self._held_where: Counter[str] = Counter()
         self._lines: list[str] | None = None
 
     # -- what to watch -------------------------------------------------------
@@ -110,54 +122,59 @@ class LoopWatch:
                     return Block(late, where)
         return None
 
-    def too_much_short(self) -> Block | None:
-        """Many short holds that add up (e.g. ``time.sleep(0.05)`` in a polling loop)."""
-        if self.short_total < TOTAL or not self._short_where:
+    def mark(self) -> "Mark":
+        """Where the count of learner time on the loops stands now (see ``held_since``)."""
+        return Mark(time.perf_counter(), self.held, Counter(self._held_where))
+
+    def held_since(self, mark: "Mark") -> Block | None:
+        """Learner code that ran on a loop for much of the time since ``mark``, in many short holds
+        (e.g. ``time.sleep(0.01)`` in a polling loop): each hold is short, together they starve the loop."""
+        held = self.held - mark.held
+        elapsed = time.perf_counter() - mark.at
+        if held < HELD or held < HELD_SHARE * elapsed:
             return None
-        where = self._short_where.most_common(1)[0][0]
-        return Block(self.short_total, where + " (many short holds, added up)")
+        where = (self._held_where - mark.where).most_common(1)
+        if not where:
+            return None
+        return Block(held, where[0][0] + f" (in many short holds: {held / elapsed:.0%} of {elapsed:.2f} s)")
 
     # -- the watchdog --------------------------------------------------------
     def _run(self) -> None:
         current = sys._current_frames
         while not self._stop.is_set():
+            now = time.perf_counter()
             with self._lock:
                 probes = list(self._probes.values())
+            frames = current()
             for probe in probes:
-                if not probe.post():
+                if probe.posted == 0.0 or (probe.done.is_set() and now - probe.posted >= _TICK):
+                    if probe.posted:
+                        self._judge(probe, now)
+                    if not probe.post():
+                        with self._lock:
+                            self._probes.pop(id(probe.loop), None)
+                        continue
+                elif probe.loop.is_closed():  # closed with our callback still queued
                     with self._lock:
                         self._probes.pop(id(probe.loop), None)
-            # Wait for every probe, sampling the stacks of the loops that are late.
-            deadline = time.perf_counter() + _TICK
-            pending = list(probes)
-            while pending and not self._stop.is_set():
-                frames = current()
-                for probe in pending:
-                    frame = frames.get(probe.ident)
-                    probe.samples += 1
-                    where = self._learner_line(frame)
-                    if where:
-                        probe.seen[where] += 1
-                # A loop that closed with our callback still queued will never run it.
-                pending = [p for p in pending if not p.done.is_set() and not p.loop.is_closed()]
-                time.sleep(_SAMPLE)
-            for probe in probes:
-                if probe.done.is_set():
-                    self._judge(probe)
-            remaining = deadline - time.perf_counter()
-            if remaining > 0:
-                self._stop.wait(remaining)
+                    continue
+                where = self._learner_line(frames.get(probe.ident))
+                probe.samples += 1
+                if where:
+                    # Learner code is running on the loop right now. A coroutine that only
+                    # awaits is almost never caught here; one that blocks is caught every time.
+                    probe.seen[where] += 1
+                    self.held += _SAMPLE
+                    self._held_where[where] += 1
+            del frames
+            self._stop.wait(_SAMPLE)
 
-    def _judge(self, probe: _Probe) -> None:
-        late = time.perf_counter() - probe.posted
+    def _judge(self, probe: _Probe, now: float) -> None:
+        """A probe came back: if it was late because learner code held the loop, that is a block."""
+        late = probe.ran - probe.posted
         where = _blamed(probe)
-        if where is None or late < _SHORT:
-            return
-        if late >= BLOCK:
+        if where is not None and late >= BLOCK:
             self.blocks.append(Block(late, where))
-        else:
-            self.short_total += late
-            self._short_where[where] += 1
 
     def _learner_line(self, frame: FrameType | None) -> str | None:
         """The innermost frame of the learner's file on this stack, as ``file, line N, in f: code``."""
