@@ -1,6 +1,6 @@
 """Acquires and releases by hand; a fetch that raises skips release() and keeps its slot forever.
 
-Fails: kept their slots
+Fails: its slot was not given back
 """
 
 import asyncio
