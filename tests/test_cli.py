@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import queue
@@ -111,14 +112,65 @@ def test_hints_are_progressive(sandbox: Path) -> None:
     assert first.startswith("Hint 1 of") and second.startswith("Hint 2 of") and first != second
 
 
-def test_reset_restores_the_pristine_stub_and_keeps_a_backup(sandbox: Path) -> None:
+def test_reset_twice_keeps_both_versions_and_says_where(sandbox: Path) -> None:
     path = sandbox / "exercises" / "ch00_warmup.py"
-    pristine = path.read_text()
-    path.write_text("# my attempt\n")
-    out = course("reset", "ch00_warmup", root=sandbox)
-    assert out.returncode == 0
-    assert path.read_text() == pristine
-    assert (sandbox / "exercises" / "ch00_warmup.py.bak").read_text() == "# my attempt\n"
+    pristine = path.read_bytes()
+    saved = []
+    for attempt in (b"# my first attempt\n", b"# my second attempt\r\nno newline at the end"):
+        path.write_bytes(attempt)
+        out = course("reset", "ch00_warmup", root=sandbox)
+        assert out.returncode == 0, out.stderr
+        assert path.read_bytes() == pristine
+        saved.append(out.stdout.split("saved as ", 1)[1].split(" ", 1)[0])
+    assert saved == ["exercises/ch00_warmup.py.1.bak", "exercises/ch00_warmup.py.2.bak"]
+    assert (sandbox / saved[0]).read_bytes() == b"# my first attempt\n"
+    assert (sandbox / saved[1]).read_bytes() == b"# my second attempt\r\nno newline at the end"
+    again = course("reset", "ch00_warmup", root=sandbox)  # already pristine: nothing new to keep
+    assert "already the original" in again.stdout
+    assert sorted(p.name for p in (sandbox / "exercises").glob("ch00_warmup.py.*.bak")) == [
+        "ch00_warmup.py.1.bak", "ch00_warmup.py.2.bak"]
+
+
+def test_backups_are_ignored_by_git() -> None:
+    out = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q", "exercises/ch00_warmup.py.1.bak"])
+    assert out.returncode == 0, "*.bak must be in .gitignore"
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` (names included) with a hash of its bytes."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+LEARNER_VERSIONS = {
+    "the stub": None,
+    "CRLF, no final newline, non-ASCII": "# café\r\nfrom fastapi import FastAPI\r\napp = FastAPI()",
+    "a hang": "from fastapi import FastAPI\napp = FastAPI()\n\n@app.get('/hello')\nasync def hello():\n    while True:\n        pass\n",
+}
+
+
+@pytest.mark.parametrize("version", list(LEARNER_VERSIONS))
+def test_checking_leaves_the_learners_files_byte_identical(sandbox: Path, version: str) -> None:
+    text = LEARNER_VERSIONS[version]
+    if text is not None:
+        (sandbox / "exercises" / "ch00_warmup.py").write_bytes(text.encode())
+    before = tree_digest(sandbox / "exercises")
+    out = course("check", "ch00_warmup", root=sandbox)
+    assert out.returncode == 1
+    assert tree_digest(sandbox / "exercises") == before
+
+
+@pytest.mark.slow
+def test_make_checks_code_path_leaves_the_learners_files_byte_identical(sandbox: Path) -> None:
+    """`make check` runs the notebooks through nbval; the check cells read the learner's files."""
+    (sandbox / "exercises" / "ch00_warmup.py").write_bytes(b"# an attempt\r\nfrom fastapi import FastAPI\r\napp = FastAPI()")
+    before = tree_digest(sandbox / "exercises")
+    env = {**os.environ, "COURSE_ROOT": str(sandbox), "COURSE_SOLUTIONS": "0"}
+    nbval = ["--nbval-lax", "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "--nbval-cell-timeout=300"]
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *nbval,
+                          "notebooks/00_welcome.ipynb"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 1 and "FAIL ch00_warmup" in out.stdout, out.stdout[-3000:]  # it graded the sandbox's file
+    assert tree_digest(sandbox / "exercises") == before
 
 
 def test_doctor_passes_on_this_setup() -> None:
