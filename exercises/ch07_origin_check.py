@@ -1,0 +1,50 @@
+"""Chapter 07: stop cross-site WebSocket hijacking with an exact Origin allowlist.
+
+The /feed route trusts the session cookie, and a browser attaches that cookie to
+a WebSocket handshake from ANY page the user has open, evil ones included.
+Browsers apply no CORS to WebSockets, and CORSMiddleware does not look at them.
+What the server can trust is the Origin header: a page cannot change it.
+
+Goal: refuse the handshake, before accept(), unless Origin is on ALLOWED_ORIGINS.
+  * Exact match only: "https://app.example.com" is ours; these are not:
+      https://app.example.com.evil.test     (a look-alike prefix)
+      https://evil-app.example.com          (a look-alike suffix)
+      http://app.example.com                (another scheme)
+      https://app.example.com:8443          (another port)
+      HTTPS://APP.EXAMPLE.COM               (a browser never sends this: not our page)
+      null                                  (sandboxed frames, file: pages)
+  * No Origin header at all means a non-browser client. Policy of this route:
+    it serves our web page only (scripts use a token route), so refuse that too.
+  * Refuse by closing before accept(): the client gets HTTP 403 and no data.
+
+Check it: run check("ch07_origin_check") in the notebook, or `course check ch07_origin_check`.
+"""
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+from course_app.realtime.codes import CloseCode  # noqa: F401 - you will need it
+
+ALLOWED_ORIGINS = {"https://app.example.com", "http://localhost:8000"}
+
+app = FastAPI()
+
+
+def origin_allowed(origin: str | None) -> bool:
+    """True only for an Origin header on ALLOWED_ORIGINS (None: there was no header)."""
+    # TODO: exact matches only; a missing Origin is refused too.
+    return True
+
+
+@app.websocket("/feed")
+async def feed(websocket: WebSocket) -> None:
+    origin = websocket.headers.get("origin")
+    # TODO: when origin_allowed(origin) is False, close with CloseCode.POLICY_VIOLATION
+    #       BEFORE accept(), and return: the client gets HTTP 403.
+    await websocket.accept()
+    user = websocket.cookies.get("session", "guest")
+    try:
+        await websocket.send_json({"type": "inbox", "user": user, "messages": ["your private messages"]})
+        while True:
+            await websocket.receive_text()  # keep the feed open until the client leaves
+    except WebSocketDisconnect:
+        pass

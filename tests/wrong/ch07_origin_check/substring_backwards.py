@@ -1,0 +1,35 @@
+"""Checks the wrong way round, `origin in allowed` on strings: every prefix of
+an allowed origin passes, such as "https://app.example" or "http://localhost:800".
+
+Fails: look-alike origins are refused
+"""
+
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+from course_app.realtime.codes import CloseCode
+
+ALLOWED_ORIGINS = {"https://app.example.com", "http://localhost:8000"}
+
+app = FastAPI()
+
+
+def origin_allowed(origin: str | None) -> bool:
+    """True only for an Origin header on ALLOWED_ORIGINS (None: there was no header)."""
+    return bool(origin) and any(origin in allowed for allowed in ALLOWED_ORIGINS)
+
+
+@app.websocket("/feed")
+async def feed(websocket: WebSocket) -> None:
+    origin = websocket.headers.get("origin")
+    if not origin_allowed(origin):
+        await websocket.close(CloseCode.POLICY_VIOLATION)
+        return
+    await websocket.accept()
+    user = websocket.cookies.get("session", "guest")
+    try:
+        await websocket.send_json({"type": "inbox", "user": user, "messages": ["your private messages"]})
+        while True:
+            await websocket.receive_text()  # keep the feed open until the client leaves
+    except WebSocketDisconnect:
+        pass
