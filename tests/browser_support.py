@@ -1,4 +1,4 @@
-"""Headless Chromium for the page tests: Playwright's sync API driving the system Chromium.
+"""Headless Chromium for the page tests: Playwright (sync or async API) driving the system Chromium.
 
 Playwright's own browser download is never used (no ``playwright install``): CI
 installs Chromium with apt, and so can you. A missing Chromium is a test
@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 import pytest
+from playwright.async_api import Browser as AsyncBrowser
+from playwright.async_api import async_playwright
 from playwright.sync_api import Browser, Page, sync_playwright
 
-__all__ = ["CHROMIUM_ARGS", "chromium_executable", "chromium", "open_page"]
+__all__ = ["CHROMIUM_ARGS", "async_chromium", "chromium_executable", "chromium", "open_page"]
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -66,3 +68,14 @@ def open_page(browser: Browser, url: str) -> Iterator[Page]:
         yield page
     finally:
         context.close()
+
+
+@asynccontextmanager
+async def async_chromium() -> AsyncIterator[AsyncBrowser]:
+    """The same headless Chromium through Playwright's async API (for tests that also await servers)."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()
