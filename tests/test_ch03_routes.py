@@ -14,6 +14,7 @@ from fastapi import Request
 
 from course_app.app import create_app
 from course_app.chapters.ch03_background import Outbox
+from course_app.faults import wait_until
 from course_app.server import BackgroundServer
 
 
@@ -35,13 +36,11 @@ def _events(client: httpx.Client) -> list[str]:
 
 
 def _wait_for(client: httpx.Client, count: int, seconds: float = 5.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    def enough() -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = client.get("/outbox").json()["entries"]
-        if len(entries) >= count:
-            return entries
-        time.sleep(0.02)
-    raise AssertionError(f"expected {count} outbox entries within {seconds} s, got {_events(client)}")
+        return entries if len(entries) >= count else []
+
+    return wait_until(enough, seconds, f"{count} outbox entries")
 
 
 def test_process_answers_before_its_task_runs(client: httpx.Client) -> None:

@@ -12,7 +12,6 @@ import asyncio
 import json
 import logging
 import socket
-import struct
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -28,6 +27,7 @@ from course_app.realtime.codes import CloseCode
 from course_app.realtime.broadcast import Broadcast
 from course_app.realtime.tasks import first_completed
 from course_app.realtime.writer import send_events
+from course_app.faults import reset_connection
 from course_app.logcapture import capture_logs
 from course_app.server import BackgroundServer
 
@@ -40,9 +40,7 @@ def run(coro: Coroutine[Any, Any, R]) -> R:
 
 def reset(ws: ClientConnection) -> None:
     """Vanish with a TCP RST (SO_LINGER 0): no close frame, as when a phone loses its network."""
-    sock = ws.transport.get_extra_info("socket")
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    ws.transport.abort()
+    reset_connection(ws)
 
 
 async def recv(ws: ClientConnection, seconds: float = 2.0) -> str:

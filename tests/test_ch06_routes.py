@@ -21,6 +21,7 @@ from fastapi import FastAPI, WebSocket, WebSocketDisconnect
 from course_app.app import create_app
 from course_app.chapters.ch06_lifecycle import MAX_MESSAGE_BYTES
 from course_app.realtime.codes import CloseCode
+from course_app.faults import async_wait_until
 from course_app.logcapture import capture_logs
 from course_app.server import BackgroundServer
 
@@ -120,10 +121,11 @@ async def test_ticker_handler_ends_as_soon_as_the_client_leaves(server: Backgrou
         await ws.close()
     else:
         ws.transport.abort()
-    deadline = time.monotonic() + 5
-    while await asyncio.to_thread(_live, server) and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-    assert await asyncio.to_thread(_live, server) == 0
+
+    async def gone() -> bool:
+        return await asyncio.to_thread(_live, server) == 0
+
+    await async_wait_until(gone, 5, "the ticker handler to end")
 
 
 # -- bad input: a clear answer, and other clients are unaffected ------------------------

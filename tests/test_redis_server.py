@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 import redis
 
 from course_app import redis_server
+from course_app.faults import restart_redis, wait_until
+from course_app.logcapture import capture_logs
 from course_app.redis_server import EmbeddedRedis, RedisUnavailable
 
 
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"  # a zombie is dead for our purposes
+    except (ProcessLookupError, FileNotFoundError):
         return False
-    # a zombie is dead for our purposes
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().split()[2] != "Z"
 
 
 def test_starts_answers_and_stops() -> None:
@@ -80,7 +82,79 @@ def test_no_redis_server_outlives_its_owner(exit_how: str) -> None:
     out = subprocess.run([sys.executable, "-c", _child_that_starts_redis(exit_how)],
                          capture_output=True, text=True, env=env, timeout=30)
     pid = int(out.stdout.split()[0])
-    deadline = time.monotonic() + 5
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(pid), f"redis-server {pid} outlived its owner ({exit_how})"
+    wait_until(lambda: not _alive(pid), 5, f"redis-server {pid} to die with its owner ({exit_how})")
+
+
+# -- supervision: a killed Redis comes back on the same port ---------------------------
+def _answers(url: str) -> bool:
+    try:
+        with redis.Redis.from_url(url, socket_timeout=0.5) as client:
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def test_a_killed_redis_comes_back_on_the_same_port_and_says_so() -> None:
+    with capture_logs("course_app.redis") as logs, EmbeddedRedis() as server:
+        url, old = server.url, server.pid
+        assert server.kill() == old  # kill -9
+        wait_until(lambda: _answers(url), 5, f"PING on {url} after kill -9")
+        assert server.url == url and server.pid != old and server.restarts == 1
+        (line,) = logs.messages()
+        assert f"127.0.0.1:{server.port} was killed by SIGKILL; restarted it on the same port" in line
+        assert "persist=True keeps data" in line  # this one started empty, and says how to keep data
+        pids = [old, server.pid]
+    assert not [pid for pid in pids if pid is not None and _alive(pid)]
+
+
+@pytest.mark.parametrize("persist", [True, False])
+def test_persist_keeps_a_stream_across_a_restart(persist: bool) -> None:
+    with EmbeddedRedis(persist=persist) as server, redis.Redis.from_url(server.url) as client:
+        entry = client.xadd("scores", {"team": "Owls", "score": "7"})
+        restart_redis(server)
+        wait_until(lambda: _answers(server.url), 5, "Redis back")
+        kept = client.xrange("scores")
+        assert kept == ([(entry, {b"team": b"Owls", b"score": b"7"})] if persist else [])
+        folder = server.directory
+    assert folder is not None and not folder.exists()  # the data folder goes with the server
+
+
+def test_a_redis_that_cannot_come_back_says_so_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(EmbeddedRedis, "MAX_RESTART_ATTEMPTS", 2)
+    with capture_logs("course_app.redis") as logs, EmbeddedRedis() as server:
+        server.kill()
+        with socket.socket() as squatter:  # someone else takes the port before the restart
+            squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            squatter.bind(("127.0.0.1", server.port))
+            squatter.listen()
+            wait_until(lambda: [r for r in logs.records if r.levelno == logging.ERROR], 10, "the give-up line")
+        assert not server.running
+        (line,) = logs.messages()
+        assert "could not be restarted (2 attempts" in line and "REDIS_URL" in line
+
+
+def test_a_restarted_redis_dies_with_its_owner_too() -> None:
+    owner_code = textwrap.dedent("""
+        import os, time
+        from course_app.redis_server import EmbeddedRedis
+        server = EmbeddedRedis().start()
+        old = server.kill()
+        while server.pid in (None, old) or not server.running:
+            time.sleep(0.02)
+        print(server.pid, flush=True)
+        time.sleep(60)
+    """)
+    owner = subprocess.Popen([sys.executable, "-c", owner_code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None
+        pid = int(owner.stdout.readline())  # started by the watcher thread, not the main thread
+        assert _alive(pid)
+        owner.kill()
+        owner.wait(5)
+        wait_until(lambda: not _alive(pid), 5, f"redis-server {pid} to die with its owner")
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait(5)
+        if owner.stdout:
+            owner.stdout.close()
