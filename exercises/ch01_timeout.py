@@ -4,9 +4,10 @@ Goal: fetch_with_timeout(fetch, item, seconds, default) returns the result of
 fetch(item) when it arrives within `seconds`; otherwise it returns `default`
 after about `seconds`, and the slow fetch is cancelled (not left running).
 
-Two more rules: never block the event loop while you wait (no time.sleep), and
-if the caller cancels fetch_with_timeout itself, that cancellation must go
-through (do not turn it into `default`).
+Three more rules: never block the event loop while you wait (no time.sleep);
+if fetch(item) raises an error of its own, let it through (only running out of
+time gives `default`); and if the caller cancels fetch_with_timeout itself,
+that cancellation must go through (do not turn it into `default`).
 
 Check it: run check("ch01_timeout") in the notebook, or `course check ch01_timeout` in a terminal.
 """

@@ -192,7 +192,7 @@ def _expect_results(t: T, run: Run) -> None:
     t.expect(run.finished, expected="fetch_bounded returns once every fetch has finished",
              got="it was still waiting 2 s after the last fetch finished")
     fake = run.fake
-    first_call = {}  # item -> the number of the call that fetched it (items that can fail are never repeated)
+    first_call: dict[str, int] = {}  # item -> the number of the call that fetched it (items that can fail are never repeated)
     for number, item in enumerate(fake.calls):
         first_call.setdefault(item, number)
     wanted: list[Any] = []

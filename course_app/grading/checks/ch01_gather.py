@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import Any, cast
 
-from course_app.grading.checker import T
+from course_app.grading.checker import CheckFailed, T
 from course_app.grading.checks._inputs import AWKWARD_WORDS, seeded
 
 DEADLINE = 5.0
@@ -73,14 +73,10 @@ async def _call(t: T, fetch_all: Callable[..., Any], fake: FakeFetch, items: lis
     if not inspect.isawaitable(pending):
         t.fail(f"{what} returned {type(pending).__name__} right away. "
                "Define it with `async def` so the caller can await it.")
-    task = asyncio.ensure_future(cast(Awaitable[Any], pending))
-    done, _ = await asyncio.wait({task}, timeout=DEADLINE)
-    if not done:
-        task.cancel()
-        await asyncio.wait({task}, timeout=1.0)
-        t.fail(f"{what} did not finish within {DEADLINE:g} s "
-               f"(at most {fake.max_in_flight} fetches were in flight at the same time).")
-    return task.result()
+    try:
+        return await t.within(DEADLINE, cast(Awaitable[Any], pending), what)
+    except CheckFailed as err:
+        raise CheckFailed(f"{err}\nAt most {fake.max_in_flight} fetches were in flight at the same time.") from None
 
 
 def _expect_results(t: T, got: Any, items: list[str], fake: FakeFetch) -> None:

@@ -1,6 +1,6 @@
 """Polls the task with time.sleep, which blocks the event loop: the fetch cannot even run.
 
-Fails: blocked the event loop
+Fails: the event loop was blocked
 """
 
 import asyncio
