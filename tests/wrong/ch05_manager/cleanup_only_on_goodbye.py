@@ -2,7 +2,7 @@
 
 A TCP reset carries no close frame: the handler sees code 1006 and the socket stays in its room.
 
-Fails: abrupt resets
+Fails: one member vanishing (a TCP reset)
 """
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect

@@ -1,6 +1,6 @@
 """Removes the socket but keeps the empty room: every room name ever used stays in memory.
 
-Fails: no empty rooms
+Fails: nobody left is still stored
 """
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect

@@ -1,6 +1,6 @@
 """Calls leave() after the receive loop, but the loop only ends by raising, so it never runs.
 
-Fails: close normally
+Fails: A client leaving is a normal end
 """
 
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
