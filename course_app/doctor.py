@@ -30,9 +30,11 @@ def _python() -> list[Finding]:
     v = sys.version_info
     text = f"Python {v.major}.{v.minor}.{v.micro} ({sys.executable})"
     if v < (3, 11):
-        return [Finding("FAIL", text, "Python 3.11 or newer is needed (3.11 or 3.12 is best). Install it, then `make clean setup`.")]
+        return [Finding("FAIL", text, "Python 3.11 or newer is needed (3.11 or 3.12 is best): install it "
+                        "(python.org, your package manager, or pyenv), then `make clean setup PYTHON=python3.11`.")]
     if not sys.prefix.endswith(".venv") and os.environ.get("CONDA_PREFIX") is None:
-        return [Finding("WARN", text + ", not the course's .venv", "Run the course through `make lab` / `.venv/bin/course`.")]
+        return [Finding("WARN", text + ", not the course's .venv",
+                        "Start JupyterLab with `make lab`, or run `.venv/bin/course` (or `source .venv/bin/activate` first).")]
     return [Finding("OK", text)]
 
 
@@ -45,8 +47,7 @@ def _packages() -> list[Finding]:
             found.append(Finding("OK", f"{dist} {importlib.metadata.version(dist)}"))
         except Exception as err:  # noqa: BLE001 - any import failure is a finding
             level = "WARN" if name in TEST_PACKAGES else "FAIL"
-            found.append(Finding(level, f"{dist} cannot be imported ({type(err).__name__})",
-                                 "Run `make setup` (it installs the pinned versions from constraints.txt)."))
+            found.append(Finding(level, f"{dist} cannot be imported ({type(err).__name__})", _setup_fix()))
     return found
 
 
@@ -89,17 +90,35 @@ def _ports() -> list[Finding]:
                 sock.bind(("127.0.0.1", port))
                 found.append(Finding("OK", f"port {port} is free ({user})"))
             except OSError:
-                if port == 8888 and _inside_jupyter():
-                    found.append(Finding("OK", f"port {port} is in use by the JupyterLab you are running"))
-                    continue
-                found.append(Finding("WARN", f"port {port} is in use ({user} will need another)",
-                                     f"Stop what uses it (`lsof -i :{port}`) or pass --port to `course serve`."))
+                holder = _jupyter_server_on(port)
+                if holder:
+                    found.append(Finding("OK", f"port {port} is in use by a running Jupyter server ({holder}): fine"))
+                elif port == 8888:
+                    found.append(Finding("OK", f"port {port} is in use: `make lab` will take the next free port and print its URL"))
+                else:
+                    found.append(Finding("WARN", f"port {port} is in use ({user} will need another)",
+                                         f"Pass another port: `course serve --port 8001` (or `make serve PORT=8001`); "
+                                         f"`lsof -i :{port}` shows what holds {port}."))
     return found
 
 
-def _inside_jupyter() -> bool:
-    """True in a Jupyter kernel or terminal (both inherit the server's JPY_* variables)."""
-    return any(name.startswith("JPY_") for name in os.environ)
+def _jupyter_server_on(port: int) -> str | None:
+    """``"jupyter_server X.Y"`` when a Jupyter server answers on ``port`` (JupyterLab, Notebook), else None."""
+    import httpx
+
+    try:
+        reply = httpx.get(f"http://127.0.0.1:{port}/api", timeout=1.0)
+        version = reply.json().get("version") if reply.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None
+    return f"jupyter_server {version}" if isinstance(version, str) else None
+
+
+def _setup_fix() -> str:
+    """The tool that installs the course's packages in the environment this runs in."""
+    if os.environ.get("CONDA_PREFIX") and not sys.prefix.endswith(".venv"):
+        return "Update the conda environment: `conda env update -f environment.yml`, then `pip install -e .` in it."
+    return "Run `make setup` in the course folder (it installs the pinned versions from constraints.txt into .venv)."
 
 
 def _chromium() -> list[Finding]:
@@ -110,7 +129,8 @@ def _chromium() -> list[Finding]:
     if which:
         return [Finding("OK", f"Chromium for the browser tests ({which})")]
     return [Finding("WARN", "no Chromium (only the browser tests need it; your own browser works for the pages)",
-                    "`sudo apt-get install chromium` on Debian/Ubuntu, or install Chrome.")]
+                    "Debian/Ubuntu: `sudo apt-get install chromium`; macOS: `brew install --cask chromium`; "
+                    "or install Google Chrome.")]
 
 
 def _jupyter() -> list[Finding]:
@@ -119,7 +139,7 @@ def _jupyter() -> list[Finding]:
 
         return [Finding("OK", f"JupyterLab {jupyterlab.__version__}")]
     except ImportError:
-        return [Finding("FAIL", "JupyterLab is missing", "Run `make setup`, then `make lab`.")]
+        return [Finding("FAIL", "JupyterLab is missing", _setup_fix() + " Then start it with `make lab`.")]
 
 
 CHECKS: list[tuple[str, Callable[[], list[Finding]]]] = [

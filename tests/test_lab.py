@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from course_app.doctor import _jupyter_server_on
 from course_app.server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +44,9 @@ def test_make_lab_serves_the_welcome_notebook() -> None:
         assert notebook.status_code == 200 and notebook.json()["type"] == "notebook"
         exercise = httpx.get(base + "/api/contents/exercises/ch00_warmup.py", timeout=5)
         assert exercise.status_code == 200  # the exercises are in the file browser too
+        # `course doctor` recognises the running JupyterLab on its port instead of warning about it.
+        assert _jupyter_server_on(port) is not None
+        assert _jupyter_server_on(free_port()) is None
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
