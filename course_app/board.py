@@ -158,7 +158,8 @@ def create_board_app(join_code: str | None = None, rules: BoardRules | None = No
         """422 with one readable sentence (and never the input echoed back)."""
         assert isinstance(exc, RequestValidationError)
         first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(part) for part in first.get("loc", ())[1:]) or "body"
+        loc = [str(part) for part in first.get("loc", ())[1:]]
+        where = "the request body" if first.get("type") == "json_invalid" or not loc else ".".join(loc)
         said = str(first.get("msg", "invalid")).removeprefix("Value error, ")
         return _json(422, {"detail": f"the board refused {where}: {said}."})
 

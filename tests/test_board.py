@@ -226,3 +226,46 @@ def test_the_check_engine_does_not_import_the_board() -> None:
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not any(n == "course_app.board" or n.startswith("course_app.board.") for n in names), path
+
+
+BAD_BODIES = {
+    "not JSON": b"{nope",
+    "empty": b"",
+    "null": b"null",
+    "a list": b"[]",
+    "learner is a number": b'{"learner": 5, "results": []}',
+    "results is text": b'{"learner": "a", "results": "x"}',
+    "an id is a number": b'{"learner": "a", "results": [{"id": 1, "status": "pass"}]}',
+    "NaN": b'{"learner": NaN, "results": []}',
+    "nested 5,000 deep": b'{"learner": "a", "results": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+    "201 results": b'{"learner": "a", "results": [' + b",".join([b'{"id": "ch00_warmup", "status": "pass"}'] * 201) + b"]}",
+    "a 100-character id": b'{"learner": "a", "results": [{"id": "ch00_' + b"a" * 100 + b'", "status": "pass"}]}',
+    "not UTF-8": b'{"learner": "\xff", "results": []}',
+    "a lone surrogate": b'{"learner": "\\udc00", "results": []}',
+}
+
+
+BAD_RESULTS = {"results is text", "an id is a number", "201 results", "a 100-character id"}
+
+
+@pytest.mark.parametrize("path", ["/api/report", "/api/join"])
+def test_bad_bodies_get_a_4xx_with_a_reason_never_a_500(board: BackgroundServer, path: str) -> None:
+    with httpx.Client(base_url=board.url, headers={**auth(), "content-type": "application/json"}) as client:
+        for name, body in BAD_BODIES.items():
+            if path == "/api/join" and name in BAD_RESULTS:
+                continue  # join reads only the name
+            answer = client.post(path, content=body)
+            assert 400 <= answer.status_code < 500 and answer.json()["detail"], (name, answer.status_code, answer.text)
+        raw = client.post(path, content=b'{"learner": "a", "results": []}',
+                          headers=[(b"Authorization", b"Bearer \xff\xfe")])
+        assert raw.status_code == 401
+
+
+def test_an_oversized_frame_to_the_board_closes_with_1009_and_a_reason(board: BackgroundServer) -> None:
+    with connect(board.ws_url + "/ws") as live:
+        live.recv(timeout=5)
+        live.send("x" * 5000)
+        with pytest.raises(ConnectionClosed) as closed:
+            live.recv(timeout=5)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == CloseCode.MESSAGE_TOO_BIG and "1024 bytes" in closed.value.rcvd.reason
