@@ -1,7 +1,7 @@
 """Wraps the blocking call in an async helper and awaits it.
 An `async def` around time.sleep still runs it on the loop's thread.
 
-Fails: the loop stays responsive
+Fails: the event loop was blocked
 """
 
 import time

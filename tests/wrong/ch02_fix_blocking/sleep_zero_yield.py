@@ -1,7 +1,7 @@
 """Adds `await asyncio.sleep(0)` around the call, hoping to "yield" to the loop.
 The loop gets a turn before and after, but never during the 0.5 s of blocking.
 
-Fails: the loop stays responsive
+Fails: the event loop was blocked
 """
 
 import asyncio

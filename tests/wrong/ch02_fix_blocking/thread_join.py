@@ -1,7 +1,7 @@
 """Runs the lookup in a new thread, then waits for it with join().
 join() is itself a blocking call, so the loop is frozen just the same.
 
-Fails: the loop stays responsive
+Fails: the event loop was blocked
 """
 
 import threading
