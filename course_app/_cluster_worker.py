@@ -16,6 +16,7 @@ Nothing here is for learners.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import importlib.util
 import json
@@ -121,15 +122,42 @@ class _ReportReady:
             if message["type"].startswith("lifespan.startup."):
                 said = True
                 if message["type"] == "lifespan.startup.complete":
-                    send({"kind": "ready"})
+                    _announce()
             await send_(message)
 
         try:
             await self.inner(scope, receive, watch)
         except BaseException:
             if not said:  # an app without lifespan support: uvicorn carries on without it
-                send({"kind": "ready"})
+                _announce()
             raise
+
+
+_probes: set[asyncio.Task[None]] = set()
+
+
+def _announce() -> None:
+    """Say "ready". A lone worker binds its socket only after the lifespan: wait until it listens."""
+    probe = os.environ.get("COURSE_CLUSTER_PROBE")
+    if not probe:
+        send({"kind": "ready"})  # the supervisor's socket already listens
+        return
+    host, _, port = probe.rpartition(":")
+
+    async def when_listening() -> None:
+        while True:
+            try:
+                _, writer = await asyncio.open_connection(host, int(port))
+            except OSError:
+                await asyncio.sleep(0.01)
+                continue
+            writer.close()
+            send({"kind": "ready"})
+            return
+
+    task = asyncio.get_running_loop().create_task(when_listening())
+    _probes.add(task)
+    task.add_done_callback(_probes.discard)
 
 
 def app() -> Any:

@@ -151,6 +151,7 @@ class Cluster(StartStop):
             "REDIS_URL": self._redis_url,
             "COURSE_CLUSTER_APP": self.app,
             "COURSE_CLUSTER_FACTORY": "1" if self.factory else "0",
+            "COURSE_CLUSTER_PROBE": f"{self.host}:{self.port}" if self.workers == 1 else "",
             "PYTHONUNBUFFERED": "1",
         }
         cmd = [
@@ -295,7 +296,7 @@ class Cluster(StartStop):
             record = logging.makeLogRecord({
                 "name": name, "levelno": level, "levelname": logging.getLevelName(level),
                 "msg": message, "exc_text": trace.rstrip() if trace else None,
-                "worker_pid": pid, "crash": crash,
+                "worker_pid": pid, "crash": crash, "traceback": trace,
             })
             logger.handle(record)
 
