@@ -223,15 +223,15 @@ class EmbeddedRedis(StartStop):
 
     # -- supervision -------------------------------------------------------------
     def _watch(self, stopping: threading.Event) -> None:
-        streak, up_since = 0, time.monotonic()
+        streak, restarted_at = 0, -1e9
         while not stopping.wait(0.1):
             proc = self._proc
             if proc is None or proc.poll() is None or not self.supervise:
                 continue
-            streak = streak + 1 if time.monotonic() - up_since < 5.0 else 0  # dying again soon: back off more
+            streak = streak + 1 if time.monotonic() - restarted_at < 5.0 else 0  # dying again soon: back off more
             if not self._restart(proc, streak, stopping):
                 return
-            up_since = time.monotonic()
+            restarted_at = time.monotonic()
 
     def _restart(self, dead: subprocess.Popen[bytes], streak: int, stopping: threading.Event) -> bool:
         """Bring the server back on its port; False when it cannot be done (said once, as an error)."""
