@@ -4,6 +4,8 @@ Goal: fetch_quotes(urls, timeout) returns one entry per URL, in the same order:
 the JSON body that URL answered, or None when it did not answer within
 `timeout` seconds. Three upstreams that each take 0.6 s should cost about 0.6 s
 in all, not 1.8 s, and one upstream that never answers must not hold up the rest.
+An upstream that answers with an error status (say 503) did answer: its JSON
+body goes in the list as it is.
 
 Check it: run check("ch02_async_client") in the notebook, or `course check ch02_async_client` in a terminal.
 """

@@ -1,6 +1,6 @@
 """Uses the synchronous httpx.Client inside async def: each call blocks the loop until it returns.
 
-Fails: asks the upstreams at the same time
+Fails: the event loop was blocked
 """
 
 import httpx
