@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import os
+import queue
 import re
 import signal
 import subprocess
@@ -87,7 +88,6 @@ class Cluster(StartStop):
         self._extra_args = extra_args or []
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: threading.Thread | None = None
-        self._output: IO[bytes] | None = None
         self._guard = threading.Lock()
         self._ready: set[int] = set()
         self._tail: deque[str] = deque(maxlen=_TAIL_LINES)
@@ -163,25 +163,18 @@ class Cluster(StartStop):
             *self._extra_args,
         ]
         self._ready.clear()
-        # The supervisor dies with its owner (SIGKILL: a stuck worker cannot hold it up);
-        # the workers set their own death signal for the supervisor (see _cluster_worker).
-        # stdout and stderr share one pipe that a thread drains for as long as anyone writes to it.
-        read_end, write_end = os.pipe()
-        try:
-            self._proc = subprocess.Popen(
-                cmd, env=env, start_new_session=True, preexec_fn=parent_death_signal(signal.SIGKILL),
-                stdin=subprocess.DEVNULL, stdout=write_end, stderr=write_end,
-            )
-        except BaseException:
-            os.close(read_end)
-            raise
-        finally:
-            os.close(write_end)
-        self._output = os.fdopen(read_end, "rb")
+        # The supervisor dies with its owner (SIGKILL: a stuck worker cannot hold it up); the kernel
+        # means the owner's *thread*, so the reader thread, which lives as long as the cluster's
+        # output does, starts it. The workers set their own death signal (see _cluster_worker).
+        spawned: queue.Queue[subprocess.Popen[bytes] | BaseException] = queue.Queue()
         self._reader = threading.Thread(
-            target=self._read, args=(self._output,), name=f"cluster-{self.port}-log", daemon=True
+            target=self._spawn_and_read, args=(cmd, env, spawned), name=f"cluster-{self.port}-output", daemon=True
         )
         self._reader.start()
+        outcome = spawned.get()
+        if isinstance(outcome, BaseException):
+            raise outcome
+        self._proc = outcome
         try:
             self._wait_ready(ready_timeout)
         except BaseException:
@@ -225,10 +218,8 @@ class Cluster(StartStop):
                         proc.wait(timeout)
                 _reap_group(proc.pid)
                 if self._reader is not None:
-                    self._reader.join(2)
-                    if not self._reader.is_alive() and self._output is not None:
-                        self._output.close()  # else a straggler still holds the pipe: the daemon thread keeps it
-                self._reader, self._output = None, None
+                    self._reader.join(2)  # a straggler holding the pipe keeps it busy: it is a daemon
+                self._reader = None
         finally:
             if self._redis is not None:
                 self._redis.stop()
@@ -236,8 +227,27 @@ class Cluster(StartStop):
                 self._redis_url = None
 
     # -- the workers' output -----------------------------------------------------
+    def _spawn_and_read(self, cmd: list[str], env: dict[str, str],
+                        spawned: queue.Queue[subprocess.Popen[bytes] | BaseException]) -> None:
+        """Start uvicorn with stdout and stderr on one pipe, then drain that pipe until every writer closed it."""
+        read_end, write_end = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                cmd, env=env, start_new_session=True, preexec_fn=parent_death_signal(signal.SIGKILL),
+                stdin=subprocess.DEVNULL, stdout=write_end, stderr=write_end,
+            )
+        except BaseException as err:  # noqa: BLE001 - handed to start(), which raises it
+            os.close(read_end)
+            spawned.put(err)
+            return
+        finally:
+            os.close(write_end)
+        with os.fdopen(read_end, "rb") as pipe:
+            spawned.put(proc)
+            self._read(pipe)
+
     def _read(self, pipe: IO[bytes]) -> None:
-        """Drain the pipe until every writer closed it; never let a bad line stop the draining."""
+        """Drain the pipe; never let a bad line stop the draining."""
         partial: dict[int, list[str]] = {}
         block: list[str] | None = None  # an uncaught traceback printed raw, being collected
         for raw in pipe:

@@ -22,6 +22,7 @@ import atexit
 import contextlib
 import logging
 import os
+import queue
 import shutil
 import signal
 import socket
@@ -135,32 +136,45 @@ class EmbeddedRedis(StartStop):
                 return self
             if self.binary is None:
                 raise RedisUnavailable(HOW_TO_GET_REDIS)
-            first = self._dir is None
-            if self._dir is None:
-                self._dir = tempfile.TemporaryDirectory(prefix="course-redis-")
-            error = RedisUnavailable("not started")
-            for _attempt in range(1 if self.port else 3):  # a free port can be taken between probe and bind
-                port = self.port or free_port()
-                try:
-                    self._proc = self._spawn(port, timeout)
-                except RedisUnavailable as err:
-                    error = err
-                    continue
-                self.port = port
-                break
-            else:
-                if first:
-                    self._dir.cleanup()
-                    self._dir = None
-                raise error
-            atexit.register(self.stop)
-            if self._watcher is None or not self._watcher.is_alive():
-                self._stopping = threading.Event()
-                self._watcher = threading.Thread(
-                    target=self._watch, args=(self._stopping,), name=f"redis-{self.port}-watch", daemon=True
-                )
-                self._watcher.start()
+            if self._watcher is not None and self._watcher.is_alive():
+                self._launch(timeout)  # back after an outage: same port, same folder
+                return self
+            # The kernel's "parent" for the death signal is a thread: the watcher, which lives
+            # exactly as long as this server should, starts every redis-server.
+            self._stopping = threading.Event()
+            launched: queue.Queue[BaseException | None] = queue.Queue()
+            watcher = threading.Thread(
+                target=self._watch, args=(self._stopping, launched, timeout), name="redis-watch", daemon=True
+            )
+            self._watcher = watcher
+            watcher.start()
+        error = launched.get()
+        if error is not None:
+            watcher.join()
+            self._watcher = None
+            raise error
+        atexit.register(self.stop)
         return self
+
+    def _launch(self, timeout: float) -> None:
+        """Start the process: on ``self.port`` if set (else a free one), in this server's folder."""
+        first = self._dir is None
+        if self._dir is None:
+            self._dir = tempfile.TemporaryDirectory(prefix="course-redis-")
+        error = RedisUnavailable("not started")
+        for _attempt in range(1 if self.port else 3):  # a free port can be taken between probe and bind
+            port = self.port or free_port()
+            try:
+                self._proc = self._spawn(port, timeout)
+            except RedisUnavailable as err:
+                error = err
+                continue
+            self.port = port
+            return
+        if first:
+            self._dir.cleanup()
+            self._dir = None
+        raise error
 
     def _spawn(self, port: int, timeout: float) -> subprocess.Popen[bytes]:
         """Start redis-server on ``port`` and wait for PONG; kill it and explain if none comes."""
@@ -222,7 +236,14 @@ class EmbeddedRedis(StartStop):
         atexit.unregister(self.stop)
 
     # -- supervision -------------------------------------------------------------
-    def _watch(self, stopping: threading.Event) -> None:
+    def _watch(self, stopping: threading.Event, launched: queue.Queue[BaseException | None], timeout: float) -> None:
+        try:
+            with self._lock:
+                self._launch(timeout)
+        except BaseException as err:  # noqa: BLE001 - handed to start(), which raises it
+            launched.put(err)
+            return
+        launched.put(None)
         streak, restarted_at = 0, -1e9
         while not stopping.wait(0.1):
             proc = self._proc

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from contextlib import ExitStack
@@ -306,3 +307,17 @@ def test_serve_cluster_runs_a_learner_file_and_names_its_crash_line(chatty: Path
         return str(failed.value)
 
     assert "broken.py, line 2" in asyncio.run(cannot_start())
+
+
+def test_a_cluster_started_from_a_thread_that_ends_keeps_serving(chatty: Path) -> None:
+    cluster = Cluster(f"{chatty}:app", factory=False, workers=2)
+    starter = threading.Thread(target=cluster.start)
+    starter.start()
+    starter.join()
+    try:
+        before = cluster.worker_pids()
+        time.sleep(0.5)  # the supervisor's death signal would have come at the thread's exit
+        assert cluster.running and cluster.worker_pids() == before
+        assert httpx.get(cluster.url + "/pid").status_code == 200
+    finally:
+        cluster.stop()

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import pytest
 import redis
@@ -158,3 +160,17 @@ def test_a_restarted_redis_dies_with_its_owner_too() -> None:
             owner.wait(5)
         if owner.stdout:
             owner.stdout.close()
+
+
+def test_started_from_a_thread_that_ends_it_keeps_running() -> None:
+    """The kernel's death signal follows the thread that started a process; ours start from the watcher."""
+    server = EmbeddedRedis()
+    starter = threading.Thread(target=server.start)
+    starter.start()
+    starter.join()
+    try:
+        pid = server.pid
+        time.sleep(0.5)  # the signal would have come at the thread's exit, within microseconds
+        assert server.pid == pid and server.restarts == 0 and _answers(server.url)
+    finally:
+        server.stop()
