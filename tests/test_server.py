@@ -120,3 +120,10 @@ def test_log_handlers_attached_before_start_still_see_crashes() -> None:
         with BackgroundServer(app) as server:
             assert httpx.get(server.url + "/boom").status_code == 500
     assert logs.crashes() == ["ZeroDivisionError: division by zero"]
+
+
+def test_one_free_port_for_the_whole_package() -> None:
+    from course_app import _lifecycle, cluster, redis_server, server
+
+    assert server.free_port is cluster.free_port is redis_server.free_port is _lifecycle.free_port
+    assert not hasattr(redis_server, "_free_port")
