@@ -1,7 +1,7 @@
 """Calls the function inside add_task: add_task(send_welcome(email)) queues a coroutine object,
 which cannot be called after the response, so nothing is ever sent.
 
-Fails: the welcome message is sent after the response
+Fails: add_task(send_welcome, email)
 """
 
 import asyncio

@@ -1,6 +1,6 @@
 """Moves the welcome message to the background and drops the audit entry altogether.
 
-Fails: an audit entry in the outbox
+Fails: welcome first, audit second
 """
 
 import asyncio
