@@ -2,7 +2,7 @@
 
 The close frame waits behind the unread data, so the broadcast waits for the stalled reader after all.
 
-Fails: did not answer within
+Fails: for a stalled reader
 """
 
 import asyncio

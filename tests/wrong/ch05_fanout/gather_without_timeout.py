@@ -1,6 +1,6 @@
 """Sends to everyone at once with gather, but without a deadline: gather waits for the slowest send.
 
-Fails: did not answer within
+Fails: for a stalled reader
 """
 
 import asyncio

@@ -1,6 +1,6 @@
 """Gives each send a deadline but keeps the slow client: every later publish waits SEND_TIMEOUT for it again.
 
-Fails: Every publish still waits
+Fails: is dropped within SEND_TIMEOUT
 """
 
 import asyncio
