@@ -1,6 +1,6 @@
 """Catches only ValueError; the real failure (a ConnectionError) slips through and stops the rest.
 
-Fails: notify_warehouse still runs
+Fails: the tasks after it still run
 """
 
 import logging

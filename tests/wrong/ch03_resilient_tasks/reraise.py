@@ -1,6 +1,6 @@
 """Logs the failure, then re-raises it "to be safe": the exception still ends the run of tasks.
 
-Fails: notify_warehouse still runs
+Fails: the tasks after it still run
 """
 
 import logging

@@ -1,0 +1,35 @@
+"""logger.error with exc_info=True: the same record logger.exception makes."""
+
+import logging
+
+from fastapi import BackgroundTasks, FastAPI
+
+app = FastAPI()
+logger = logging.getLogger("shop.tasks")
+outbox: list[str] = []
+
+
+def email_receipt(order_id: str) -> None:
+    outbox.append(f"receipt {order_id}")
+
+
+def update_stats(order_id: str) -> None:
+    outbox.append(f"stats {order_id}")
+
+
+def notify_warehouse(order_id: str) -> None:
+    outbox.append(f"warehouse {order_id}")
+
+
+def run_safely(task, order_id: str) -> None:
+    try:
+        task(order_id)
+    except Exception:
+        logger.error("background task %s failed for order %s", task.__name__, order_id, exc_info=True)
+
+
+@app.post("/checkout")
+async def checkout(order_id: str, background_tasks: BackgroundTasks) -> dict:
+    for task in (email_receipt, update_stats, notify_warehouse):
+        background_tasks.add_task(run_safely, task, order_id)
+    return {"order_id": order_id, "status": "paid"}
