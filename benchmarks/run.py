@@ -1,10 +1,12 @@
 """`make bench`: how long the learner waits. Medians over repeated runs, written as JSON and a PNG.
 
-    python -m benchmarks.run [--repeat 5] [--skip-notebooks]
+    python -m benchmarks.run [--repeat 5] [--skip-notebooks] [--skip-fanout] [--fanout-only]
 
 Measures
 - the wall time of `course check <id> --solutions` for chosen exercises (target for ch01_gather: <= 1.5 s),
-- the wall time of each notebook run top to bottom in solutions mode.
+- the wall time of each notebook run top to bottom in solutions mode,
+- fan-out at 1,000 clients (benchmarks/fanout.py: latency, stalled readers, memory per connection;
+  results/fanout.json and fanout.png).
 Quote medians and ratios from one run: shared machines are noisy.
 """
 
@@ -72,7 +74,15 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--skip-notebooks", action="store_true")
+    parser.add_argument("--skip-fanout", action="store_true")
+    parser.add_argument("--fanout-only", action="store_true", help="only the fan-out benchmark (about a minute)")
     args = parser.parse_args()
+    if not args.skip_fanout:
+        from benchmarks import fanout
+
+        fanout.main()
+        if args.fanout_only:
+            return 0
     os.environ["COURSE_SOLUTIONS"] = "1"
     os.environ["COURSE_ROOT"] = str(ROOT)
     data: dict[str, dict[str, object]] = {"checks": {}, "notebooks": {}}
