@@ -295,8 +295,9 @@ def allowed_origins(websocket: WebSocket) -> OriginAllowlist:
     server = websocket.scope.get("server")
     if server and server[1] is not None:
         host, port = server
+        scheme = "https" if websocket.scope.get("scheme") == "wss" else "http"  # the scheme our pages are served with
         names = {host, "localhost"} if host in ("127.0.0.1", "::1") else {host}
-        own = [f"{scheme}://{name}:{port}" for name in names for scheme in ("http", "https")]
+        own = [f"{scheme}://{name}:{port}" for name in sorted(names)]
     return OriginAllowlist.of([*own, *extra], allow_missing=False)
 
 

@@ -57,7 +57,7 @@ async def _dripped(url: str) -> Outcome:
 
 
 async def check(learner: ModuleType, t: T) -> None:
-    learner.AUTH_TIMEOUT = DEADLINE
+    setattr(learner, "AUTH_TIMEOUT", DEADLINE)
     async with serve(learner_app(learner)) as server:
         url = server.ws_url + "/secure"
         good = json.dumps({"token": issue_token("alice")})

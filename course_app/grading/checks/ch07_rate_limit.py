@@ -72,7 +72,8 @@ async def _send_many(ws: ClientConnection, count: int, read: int | None = None) 
 
 
 async def check(learner: ModuleType, t: T) -> None:
-    learner.RATE, learner.BURST, learner.MAX_STRIKES = RATE, BURST, STRIKES
+    for name, value in [("RATE", RATE), ("BURST", BURST), ("MAX_STRIKES", STRIKES)]:
+        setattr(learner, name, value)
     loop = asyncio.get_running_loop()
     async with serve(learner_app(learner)) as server:
         url = server.ws_url + "/chat"
