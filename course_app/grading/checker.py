@@ -23,7 +23,7 @@ from typing import NoReturn, TypeVar
 
 from course_app.grading.lag import LoopWatch
 from course_app.grading.results import Step
-from course_app.grading.tracing import describe_exception, raised_in_learner_code
+from course_app.grading.tracing import describe_exception, raised_in_learner_code, raised_in_learner_text
 from course_app.logcapture import LogRecords
 
 __all__ = ["CheckFailed", "Step", "T"]
@@ -125,10 +125,16 @@ class T:
         self._crashes_seen += len(records)
         for record in records:
             error = record.exc_info[1] if record.exc_info else None
-            where = raised_in_learner_code(error, self.learner_file) if error else None
-            if error is None or where is None:
+            if error is not None:
+                where = raised_in_learner_code(error, self.learner_file)
+                kind = type(error).__name__
+            else:  # a worker process's record: the traceback came as text
+                summary, trace = getattr(record, "crash", None), getattr(record, "traceback", None)
+                where = raised_in_learner_text(summary, trace, self.learner_file) if summary and trace else None
+                kind = str(summary).split(":", 1)[0].rsplit(".", 1)[-1]
+            if where is None:
                 continue
-            if type(error).__name__ in _DEPARTURES:
+            if kind in _DEPARTURES:
                 return (
                     f"your server code raised {where}\n"
                     "A client leaving is a normal end of a WebSocket, not an error: catch WebSocketDisconnect "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -101,20 +100,12 @@ async def serve_cluster(learner_file: str | Path, workers: int = 3, *, fail_on_c
         await cluster.__aexit__(None, None, None)
 
 
-_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>[^\n]+))?\n(?P<code>[^\n]*)')
-
-
 def learner_crash(cluster: Cluster, learner_file: Path) -> str | None:
     """``ZeroDivisionError: ... at exercises/x.py, line 9, in f: ...`` for the last worker crash in the learner's file."""
-    from course_app.grading.tracing import relative
+    from course_app.grading.tracing import raised_in_learner_text
 
-    target = str(learner_file.resolve())
     for crash in reversed(cluster.crashes):
-        frames = [m for m in _FRAME.finditer(crash.traceback) if m.group("file") == target]
-        if frames:
-            last = frames[-1]
-            where = f"{relative(target)}, line {last.group('line')}"
-            if last.group("func"):
-                where += f", in {last.group('func')}"
-            return f"{crash.summary}\n  at {where}: {last.group('code').strip()}"
+        where = raised_in_learner_text(crash.summary, crash.traceback, learner_file)
+        if where:
+            return where
     return None

@@ -6,7 +6,10 @@ import re
 import traceback
 from pathlib import Path
 
-__all__ = ["busy_location", "describe_exception", "location_in_dump", "raised_in_learner_code", "relative"]
+__all__ = [
+    "busy_location", "describe_exception", "location_in_dump", "raised_in_learner_code", "raised_in_learner_text",
+    "relative",
+]
 
 
 def relative(path: Path | str) -> str:
@@ -94,3 +97,19 @@ def location_in_dump(dump: str, learner_file: Path) -> str | None:
                 text = ""
             return f"{relative(target)}, line {lineno}, in {match.group('func')}: {text}"
     return None
+
+
+_TEXT_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>[^\n]+))?\n(?P<code>[^\n]*)')
+
+
+def raised_in_learner_text(summary: str, trace: str, learner_file: Path) -> str | None:
+    """Like ``raised_in_learner_code``, for a traceback that arrived as text (from another process)."""
+    target = str(learner_file.resolve())
+    frames = [m for m in _TEXT_FRAME.finditer(trace) if m.group("file") == target]
+    if not frames:
+        return None
+    last = frames[-1]
+    where = f"{relative(target)}, line {last.group('line')}"
+    if last.group("func"):
+        where += f", in {last.group('func')}"
+    return f"{summary}\n  at {where}: {last.group('code').strip()}"
