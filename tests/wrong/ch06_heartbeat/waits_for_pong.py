@@ -1,7 +1,7 @@
 """Sends a ping, then waits for the pong right in the loop with no deadline:
 the count is checked only after an answer, so a silent client is never closed.
 
-Fails: goes silent is closed
+Fails: your server code raised WebSocketDisconnect
 """
 
 import asyncio

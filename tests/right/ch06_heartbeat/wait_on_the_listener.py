@@ -1,0 +1,53 @@
+"""Correct: instead of sleeping, each turn waits for the listener for one interval
+(asyncio.wait with a timeout), so the loop also ends the moment the client leaves;
+pongs are counted as a total and compared with the pings sent.
+"""
+
+import asyncio
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+from course_app.realtime.codes import CloseCode
+
+PING_INTERVAL = 5.0  # seconds between pings
+MAX_MISSED = 3  # unanswered pings in a row before we give up on the client
+
+app = FastAPI()
+
+
+@app.websocket("/heartbeat")
+async def heartbeat(websocket: WebSocket) -> None:
+    await websocket.accept()
+    missed = 0  # pings sent since the last pong
+    sent = 0
+
+    async def listen() -> None:
+        """Read the client's messages; a pong proves it is still there."""
+        nonlocal missed
+        try:
+            while True:
+                message = await websocket.receive_json()
+                if message.get("type") == "pong":
+                    missed = 0
+        except WebSocketDisconnect:
+            pass
+
+    listener = asyncio.create_task(listen())
+    try:
+        # The pinger runs here while the listener reads in its own task, so a late
+        # pong still resets `missed`. We check the count *before* each ping: the
+        # client gets MAX_MISSED whole intervals to answer, then a named close code
+        # that tells it (and our logs) why it was dropped. If the client leaves on
+        # its own, the listener ends and so does this loop.
+        while True:
+            if missed >= MAX_MISSED:
+                await websocket.close(code=CloseCode.HEARTBEAT_TIMEOUT, reason="missed pongs")
+                break
+            await websocket.send_text('{"type": "ping"}')
+            sent += 1
+            missed += 1
+            done, _ = await asyncio.wait({listener}, timeout=PING_INTERVAL)
+            if done:
+                break
+    finally:
+        listener.cancel()

@@ -1,0 +1,50 @@
+"""Counts the ping and checks the count right after sending it: the MAX_MISSED-th
+ping and the close go out together, so that ping never gets its interval to be answered.
+
+Fails: not with it
+"""
+
+import asyncio
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+
+from course_app.realtime.codes import CloseCode
+
+PING_INTERVAL = 5.0  # seconds between pings
+MAX_MISSED = 3  # unanswered pings in a row before we give up on the client
+
+app = FastAPI()
+
+
+@app.websocket("/heartbeat")
+async def heartbeat(websocket: WebSocket) -> None:
+    await websocket.accept()
+    missed = 0  # pings sent since the last pong
+
+    async def listen() -> None:
+        """Read the client's messages; a pong proves it is still there."""
+        nonlocal missed
+        try:
+            while True:
+                message = await websocket.receive_json()
+                if message.get("type") == "pong":
+                    missed = 0
+        except WebSocketDisconnect:
+            pass
+
+    listener = asyncio.create_task(listen())
+    try:
+        # The pinger runs here while the listener reads in its own task, so a late
+        # pong still resets `missed`. We check the count *before* each ping: the
+        # client gets MAX_MISSED whole intervals to answer, then a named close code
+        # that tells it (and our logs) why it was dropped. If the client leaves on
+        # its own, the listener ends and so does this loop.
+        while not listener.done():
+            await websocket.send_json({"type": "ping"})
+            missed += 1
+            if missed >= MAX_MISSED:
+                await websocket.close(CloseCode.HEARTBEAT_TIMEOUT, f"no pong for {MAX_MISSED} pings")
+                return
+            await asyncio.sleep(PING_INTERVAL)
+    finally:
+        listener.cancel()
