@@ -1,7 +1,7 @@
 """Starts both with asyncio.create_task instead of BackgroundTasks: they run side by side, so the
 fast audit entry is written long before the slow welcome message (and nobody keeps the tasks).
 
-Fails: had already been written
+Fails: welcome first, audit second
 """
 
 import asyncio
