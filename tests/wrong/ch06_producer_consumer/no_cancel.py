@@ -1,7 +1,7 @@
 """Returns as soon as the first task ends, but never cancels the other one:
 the handler is gone, yet the producer task keeps reading prices() in the background.
 
-Fails: prices(), stops within
+Fails: in produce: await websocket.send_json(update)
 """
 
 import asyncio
