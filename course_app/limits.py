@@ -4,9 +4,11 @@
   frame over it is refused from its header with 1009, before its payload is
   buffered. It is the largest cap any course route allows (ch04's 64 KiB); each
   route still checks its own, smaller cap (``realtime.frames.receive_text``).
-* ``MAX_BODY_BYTES`` -- ``FastAPI(max_body_size=...)``: a larger request body gets
-  413 with a message saying the limit (FastAPI and Starlette enforce it while the
-  body streams in, so a lying or missing Content-Length does not help).
+* ``MAX_BODY_BYTES`` -- ``FastAPI(max_body_size=...)``: FastAPI and Starlette refuse
+  a declared Content-Length over it before reading, and count a streamed body as
+  it comes in, answering 413 "Content Too Large" either way. (Starlette writes
+  that reply itself, outside every middleware and handler, so the course cannot
+  add the number to it: the number is here and in the README.)
 * ``install(app)`` -- exception handlers whose replies can always be encoded: a
   validation error that echoes a lone surrogate, NaN or deeply nested input still
   gets its 422 (FastAPI's own handler would crash and answer 500).
@@ -24,7 +26,6 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.convertors import Convertor, register_url_convertor
-from starlette.exceptions import HTTPException
 
 from course_app.realtime.codes import CloseCode
 from course_app.realtime.frames import close, dumps_json
@@ -79,15 +80,6 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return SafeJSONResponse({"detail": _plain(exc.errors())}, status_code=422)
 
 
-async def _too_large(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    detail = exc.detail
-    if detail == "Content Too Large":  # the body limit's own words: say what the limit is
-        limit = request.scope.get("starlette.max_body_size", MAX_BODY_BYTES)
-        detail = f"request bodies are limited to {limit} bytes: send less, or split it into several requests"
-    return SafeJSONResponse({"detail": detail}, status_code=413, headers=exc.headers)
-
-
 async def _websocket_validation_error(websocket: WebSocket, exc: Exception) -> None:
     assert isinstance(exc, WebSocketRequestValidationError)
     problems = "; ".join(
@@ -101,4 +93,3 @@ def install(app: FastAPI) -> None:
     """Add the handlers above to ``app`` (``max_body_size`` itself is a ``FastAPI()`` argument)."""
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(WebSocketRequestValidationError, _websocket_validation_error)
-    app.add_exception_handler(413, _too_large)

@@ -118,3 +118,13 @@ def server() -> Iterator[BackgroundServer]:
     """The shared course app on a real socket, one per test module."""
     with BackgroundServer(create_app()) as running:
         yield running
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The bad-input corpus says how many cases it ran (the README quotes the number)."""
+    import sys
+
+    corpus = sys.modules.get("test_bad_input") or sys.modules.get("tests.test_bad_input")
+    cases = getattr(corpus, "CASES", None)
+    if cases:
+        terminalreporter.write_line(f"bad-input corpus: {sum(cases.values())} cases over {len(cases)} routes")

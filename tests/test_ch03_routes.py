@@ -167,3 +167,32 @@ def test_shutdown_waits_for_a_running_task() -> None:
         assert httpx.post(one.url + "/notify/3").status_code == 200
     # the `with` block stopped the server: the 0.5 s task must have finished first
     assert "notify 3: you have a notification" in [e["event"] for e in boxes[0].read()]
+
+
+# -- bodies that used to reach a 500, and bodies over the limit -----------------------------
+@pytest.mark.parametrize(
+    "body",
+    [b'[1, "\\ud800"]', b'[{"\\udfff": NaN}]', b"[NaN, Infinity]", b"[" + b"[" * 300 + b"]" * 300 + b"]"],
+    ids=["lone surrogate", "surrogate key and NaN", "NaN", "300 deep"],
+)
+def test_a_422_that_echoes_hostile_input_is_still_a_422(client: httpx.Client, body: bytes) -> None:
+    """FastAPI's own 422 handler echoes the input and could not encode these: it answered 500."""
+    reply = client.post("/process/", content=body, headers={"content-type": "application/json"})
+    assert reply.status_code == 422, reply.text[:200]
+    assert reply.json()["detail"][0]["type"] == "dict_type"
+
+
+def test_a_body_over_the_limit_gets_413(client: httpx.Client) -> None:
+    from course_app.limits import MAX_BODY_BYTES
+
+    big = b'{"a": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    reply = client.post("/process/", content=big, headers={"content-type": "application/json"})
+    assert (reply.status_code, reply.text) == (413, "Content Too Large"), "refused from its Content-Length"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: FastAPI counts it as it streams in
+        for i in range(0, len(big), 8192):
+            yield big[i : i + 8192]
+
+    reply = client.post("/process/", content=chunks(), headers={"content-type": "application/json"})
+    assert reply.status_code == 413 and "Content Too Large" in reply.text  # {"detail": ...} this way
+    assert client.post("/process/", json={"a": "x" * (MAX_BODY_BYTES - 100)}).status_code == 200

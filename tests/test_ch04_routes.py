@@ -71,7 +71,7 @@ def test_a_client_id_that_is_not_a_number_is_refused_at_the_handshake(server: Ba
                 pass
         return refused.value.response.status_code
 
-    assert run(attempt()) == 403  # no route matches: the int converter keeps /ws/<word> free for later chapters
+    assert run(attempt()) == 403  # no route matches: the id converter keeps /ws/<word> free for later chapters
 
 
 def test_frames_come_back_in_their_own_type(server: BackgroundServer) -> None:
@@ -182,3 +182,75 @@ def test_pages_are_served_and_need_no_network(server: BackgroundServer, page: st
     response = httpx.get(f"{server.url}/static/{page}")
     assert response.status_code == 200
     assert "https://" not in response.text and "http://" not in response.text  # no CDN: works offline
+
+
+# -- input that used to crash a handler ----------------------------------------------
+
+def test_a_lone_surrogate_is_echoed_as_an_ascii_escape(server: BackgroundServer) -> None:
+    """Starlette's send_json would raise UnicodeEncodeError on it; the reply escapes it instead."""
+    async def talk() -> list[str | bytes]:
+        async with connect(server.ws_url + "/ws/json") as ws:
+            got = []
+            for text in ['{"a": "\\ud800"}', '{"é": "✓"}']:
+                await ws.send(text)
+                got.append(await ws.recv())
+            return got
+
+    surrogate, accented = run(talk())
+    assert isinstance(surrogate, str) and "\\ud800" in surrogate
+    assert json.loads(surrogate) == {"echo": {"a": "\ud800"}, "json_type": "object"}
+    assert accented == '{"echo":{"é":"✓"},"json_type":"object"}', "readable UTF-8 when it can be encoded"
+
+
+@pytest.mark.parametrize(
+    ("text", "detail"),
+    [("[" * 5000 + "]" * 5000, "nested too deeply"), ("9" * 4301, "4300 digits"), ('{"a": Infinity}', "Infinity")],
+)
+def test_json_the_parser_cannot_take_gets_an_error_frame(server: BackgroundServer, text: str, detail: str) -> None:
+    async def talk() -> Any:
+        async with connect(server.ws_url + "/ws/json") as ws:
+            await ws.send(text)
+            reply = json.loads(await ws.recv())
+            await ws.send("[]")  # still served
+            return reply, json.loads(await ws.recv())
+
+    reply, after = run(talk())
+    assert reply["error"] == "bad_json" and detail in reply["detail"]
+    assert after == {"echo": [], "json_type": "array"}
+
+
+def test_a_client_id_of_4301_digits_is_no_route_not_a_500(server: BackgroundServer) -> None:
+    async def attempt(path: str) -> int:
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(server.ws_url + path):
+                pass
+        return refused.value.response.status_code
+
+    assert run(attempt("/ws/" + "1" * 4301)) == 403  # Starlette's int converter raised ValueError here: 500
+    assert run(attempt("/ws/" + "1" * 19)) == 403  # the id converter takes 1 to 18 digits
+
+
+def test_ws_max_size_refuses_a_frame_from_its_header() -> None:
+    """With ws_max_size, a frame that claims 1 GiB is refused at once: nothing of it is buffered."""
+    import socket
+    import struct
+
+    from course_app.app import create_app
+    from course_app.limits import WS_MAX_SIZE
+
+    with BackgroundServer(create_app(), ws_max_size=WS_MAX_SIZE) as small:
+        sock = socket.create_connection(("127.0.0.1", small.port), timeout=5)
+        with sock:
+            sock.sendall(
+                b"GET /ws/echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += sock.recv(4096)
+            assert head.startswith(b"HTTP/1.1 101")
+            sock.sendall(b"\x81\xff" + struct.pack("!Q", 2**30) + b"\x00\x00\x00\x00")  # a header, no payload
+            reply = sock.recv(4096)
+    assert reply[0] == 0x88, reply[:10]  # a close frame
+    code = struct.unpack("!H", reply[2:4])[0]
+    assert code == CloseCode.MESSAGE_TOO_BIG and str(WS_MAX_SIZE) in reply[4:].decode()

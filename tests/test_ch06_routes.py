@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import socket
+import struct
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
@@ -183,9 +184,12 @@ async def test_bad_query_closes_with_policy_violation_and_a_reason(server: Backg
 
 
 # -- protocol-level ping and graceful shutdown ----------------------------------------
-def _silent_raw_client(port: int, path: str) -> socket.socket:
+def _silent_raw_client(port: int, path: str, rcvbuf: int | None = None) -> socket.socket:
     """Complete the WebSocket handshake by hand, then never read again: pings go unanswered."""
-    sock = socket.create_connection(("127.0.0.1", port))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)  # before connect, or it barely counts
+    sock.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(
         f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -283,3 +287,88 @@ async def test_send_only_handler_notices_the_disconnect_only_on_its_next_send() 
         assert ended == [], "still running 0.4 s after the client left: it has not tried to send yet"
         await asyncio.sleep(1.2)
         assert len(ended) == 1 and ended[0] - left > 0.4
+
+
+# -- what used to crash the handlers -----------------------------------------------------
+@pytest.mark.parametrize("path", ["/heartbeat?interval=30", "/ticker?interval=30"])
+@sync
+async def test_a_lone_surrogate_is_answered_not_a_crash(server: BackgroundServer, path: str) -> None:
+    async with websockets.connect(server.ws_url + path, ping_interval=None) as ws:
+        if path.startswith("/heartbeat"):
+            await ws.recv()  # the first ping
+        await ws.send('{"type": "ping", "seq": "\\ud800"}')
+        raw = await asyncio.wait_for(ws.recv(), 2)
+        assert isinstance(raw, str) and "\\ud800" in raw  # escaped: UTF-8 cannot carry it
+        assert json.loads(raw) == {"type": "pong", "seq": "\ud800"}
+        await ws.send('{"type": "\\udfff"}')
+        assert json.loads(await asyncio.wait_for(ws.recv(), 2))["type"] == "error"
+
+
+@pytest.mark.parametrize("path", ["/heartbeat?interval=30", "/ticker?interval=30"])
+@sync
+async def test_json_nested_too_deeply_gets_an_error_frame(server: BackgroundServer, path: str) -> None:
+    async with websockets.connect(server.ws_url + path, ping_interval=None) as ws:
+        if path.startswith("/heartbeat"):
+            await ws.recv()
+        await ws.send("[" * 2000 + "]" * 2000)
+        error = json.loads(await asyncio.wait_for(ws.recv(), 2))
+        assert error["type"] == "error" and "nested too deeply" in error["reason"]
+
+
+@sync
+async def test_a_fast_ticker_to_a_client_that_stops_answering_pings_ends_quietly() -> None:
+    """The notebook's /ticker?interval=0.01 cell, sped up: uvicorn's keepalive gives up on the client
+    while the producer is sending. That send used to raise out of first_completed and uvicorn
+    logged 'Exception in ASGI application'; now it is the normal end it is."""
+    async with BackgroundServer(create_app(), ws_ping_interval=0.1, ws_ping_timeout=0.1) as fast:
+        with capture_logs("uvicorn.error", logging.ERROR) as errors:
+            # interval=0.001 makes the race all but certain: 25 crashes in 30 streams before the fix
+            socks = [await asyncio.to_thread(_silent_raw_client, fast.port, "/ticker?interval=0.001", 4096)
+                     for _ in range(10)]
+            try:
+                deadline = time.monotonic() + 5
+                while await asyncio.to_thread(_live, fast) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                assert await asyncio.to_thread(_live, fast) == 0, "every stream ended at the keepalive timeout"
+            finally:
+                for sock in socks:
+                    sock.close()
+        assert errors.crashes() == []
+
+
+@sync
+async def test_a_stalled_reader_that_is_then_reset_ends_its_stream_quietly(server: BackgroundServer) -> None:
+    """Clients stop reading while they flood pings, so every send of the handler blocks; then each
+    connection is reset. Both of the handler's jobs wake to a dead socket at once: that used to
+    crash 10 handlers out of 10 with WebSocketDisconnect."""
+    socks = await asyncio.gather(*(asyncio.to_thread(_stalled_client, server.port) for _ in range(5)))
+    try:
+        assert await asyncio.to_thread(_live, server) == 5
+    finally:
+        for sock in socks:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()  # an RST, not a FIN
+    deadline = time.monotonic() + 5
+    while await asyncio.to_thread(_live, server) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert await asyncio.to_thread(_live, server) == 0
+
+
+def _stalled_client(port: int) -> socket.socket:
+    """A /ticker client that sends pings (each answered with a pong) and never reads."""
+    sock = _silent_raw_client(port, "/ticker?interval=0.001", rcvbuf=4096)
+    sock.settimeout(0.3)
+    ping = _masked_text(json.dumps({"type": "ping", "seq": 1, "pad": "x" * 900}).encode())
+    try:
+        for _ in range(3000):  # about 2.7 MB of pongs to write back
+            sock.sendall(ping)
+    except TimeoutError:
+        pass  # the server stopped reading: its sends are blocked, as wanted
+    return sock
+
+
+def _masked_text(payload: bytes) -> bytes:
+    key = os.urandom(4)
+    size = len(payload)
+    head = bytes([0x81]) + (bytes([0x80 | size]) if size < 126 else bytes([0x80 | 126]) + struct.pack("!H", size))
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
