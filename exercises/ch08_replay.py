@@ -1,0 +1,112 @@
+"""Chapter 08: resume from the last id the client saw, with Redis Streams.
+
+Pub/Sub forgets a message as soon as it is delivered: a client that was away
+for a second, or a worker that lost Redis for a second, never gets what was sent
+meanwhile. A stream keeps recent messages as entries with increasing ids, so a
+client that says "the last one I got was <id>" can get exactly what it missed.
+
+Goal:
+* POST /publish?text=... appends {"text": text} to STREAM (XADD, trimmed to
+  about MAXLEN entries) and answers {"id": <entry id>} (given).
+* A client of /ws gets {"type": "hello", "last_id": <where it starts>}, then
+  every entry after that as {"id": <entry id>, "text": <text>}, in order, each once.
+* Without ?last_id= it starts at the current end of the stream (nothing old).
+* With /ws?last_id=<the last id it got> it first gets exactly the entries it
+  missed, in order, once each, then the live ones: no gap, no repeat.
+* A Redis restart does not cost a connected client its connection, nor any entry.
+
+The check runs your file under uvicorn --workers 2 with a Redis that keeps its
+data across a restart, drops clients, publishes, reconnects them with their
+last id, and restarts Redis.
+
+Check it: run check("ch08_replay") in the notebook, or `course check ch08_replay` in a terminal.
+"""
+
+import asyncio
+import os
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as redis
+from fastapi import FastAPI, HTTPException, WebSocket, WebSocketDisconnect
+from redis.exceptions import ConnectionError, RedisError, TimeoutError
+
+from course_app.realtime.codes import CloseCode
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+STREAM = "ch08:events"
+MAXLEN = 1000  # about this many recent entries are kept (XADD MAXLEN ~)
+BLOCK_MS = 1000  # how long one XREAD waits for new entries
+RETRY_DELAY = 0.2  # seconds to wait after Redis went away
+STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
+
+state: dict[str, redis.Redis] = {}
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state["redis"] = redis.from_url(REDIS_URL)
+    try:
+        yield
+    finally:
+        await state["redis"].aclose()
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+@app.post("/publish")
+async def publish(text: str) -> dict[str, str]:
+    try:
+        entry_id = await state["redis"].xadd(STREAM, {"text": text}, maxlen=MAXLEN, approximate=True)
+    except RedisError:
+        raise HTTPException(503, "not stored: Redis is unavailable, try again in a moment") from None
+    return {"id": entry_id.decode()}
+
+
+async def current_end() -> str:
+    """The id of the newest entry, or "0-0" when the stream is empty."""
+    newest = await state["redis"].xrevrange(STREAM, count=1)
+    return newest[0][0].decode() if newest else "0-0"
+
+
+async def stream(websocket: WebSocket, last_id: str | None) -> None:
+    # TODO: start after the client's last_id when it gives one; otherwise at the current end.
+    cursor = await current_end()
+    await websocket.send_json({"type": "hello", "last_id": cursor})
+    while True:
+        # TODO: read the entries after the cursor (not "$": that skips whatever arrived while
+        # you were sending), and move the cursor to each entry you send.
+        # TODO: when Redis goes away (ConnectionError, TimeoutError), wait RETRY_DELAY and read again.
+        reply = await state["redis"].xread({STREAM: "$"}, block=BLOCK_MS, count=100)
+        for _name, entries in reply:
+            for entry_id, fields in entries:
+                await websocket.send_json({"id": entry_id.decode(), "text": fields[b"text"].decode()})
+
+
+async def until_disconnect(websocket: WebSocket) -> None:
+    try:
+        while True:
+            await websocket.receive_text()
+    except WebSocketDisconnect:
+        pass
+
+
+@app.websocket("/ws")
+async def events(websocket: WebSocket, last_id: str | None = None) -> None:
+    await websocket.accept()
+    if last_id is not None and not STREAM_ID.fullmatch(last_id):
+        await websocket.close(CloseCode.POLICY_VIOLATION, "last_id must be a stream id such as 1700000000000-0")
+        return
+    # Two jobs: stream entries, and notice at once when the client leaves. The first to end stops the other.
+    jobs = [asyncio.ensure_future(stream(websocket, last_id)), asyncio.ensure_future(until_disconnect(websocket))]
+    try:
+        await asyncio.wait(jobs, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for job in jobs:
+            job.cancel()
+        outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+    for outcome in outcomes:  # a bug in a job is raised, not swallowed; a client leaving is a normal end
+        if isinstance(outcome, Exception) and not isinstance(outcome, (WebSocketDisconnect, RuntimeError)):
+            raise outcome
