@@ -1,7 +1,7 @@
 """Replays with XRANGE from last_id, which includes last_id itself, then reads live
 entries: the entry the client already had is sent again, so every reconnect repeats one.
 
-Fails: Some entries arrived twice
+Fails: the entry it already had
 """
 
 import asyncio
