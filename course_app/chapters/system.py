@@ -6,6 +6,8 @@ import os
 
 from fastapi import APIRouter
 
+__all__ = ["router"]
+
 router = APIRouter(tags=["system"])
 
 
