@@ -10,7 +10,10 @@ is ``course_app.cluster.Cluster``.
 from __future__ import annotations
 
 import contextlib
+import logging
+import re
 import socket
+import sys
 import threading
 import time
 from typing import Any
@@ -45,12 +48,75 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _StartupLog(logging.LoggerAdapter[logging.Logger]):
+    """Stands in for the lifespan's logger: keeps what it reports at ERROR, even when log_level hides it."""
+
+    def __init__(self, logger: logging.Logger, into: list[str]) -> None:
+        super().__init__(logger)
+        self.errors = into
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if level >= logging.ERROR:
+            self.errors.append(_summary(msg, args, kwargs.get("exc_info")))
+        super().log(level, msg, *args, **kwargs)
+
+
+def _summary(msg: object, args: tuple[object, ...], exc_info: object) -> str:
+    """One line for a logged error: ``Type: message`` of its exception, or of the traceback it carries as text."""
+    if exc_info is True:
+        exc_info = sys.exc_info()
+    if isinstance(exc_info, tuple):
+        exc_info = exc_info[1]
+    if isinstance(exc_info, BaseException):
+        return f"{type(exc_info).__name__}: {exc_info}"
+    text = (str(msg) % args if args else str(msg)).strip()
+    return _last_exception(text) if text.startswith("Traceback") else text
+
+
+def _last_exception(traceback_text: str) -> str:
+    """The exception line(s) at the end of a formatted traceback (Starlette sends the lifespan's so)."""
+    lines = traceback_text.splitlines()
+    tail: list[str] = []
+    for line in reversed(lines):
+        if not line.strip() or line[0].isspace() or line.startswith("Traceback"):
+            break
+        tail.append(line)
+    if not tail:  # an exception group: its members are indented behind "|"
+        for line in reversed(lines):
+            if found := re.fullmatch(r"[\s|+]*([A-Za-z_][\w.]*: .+)", line):
+                tail = [found.group(1)]
+                break
+    last = " ".join(reversed(tail)) if tail else lines[-1].strip()
+    return re.sub(r"^[\w.]+\.(\w+): ", r"\1: ", last)  # package.module.BroadcastUnavailable -> BroadcastUnavailable
+
+
 class _QuietServer(uvicorn.Server):
-    """A uvicorn server that never touches signal handlers (we are not the main thread)."""
+    """A uvicorn server that never touches signal handlers (we are not the main thread),
+    and keeps the errors its lifespan reports during start-up (``startup_errors``)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.startup_errors: list[str] = []
 
     @contextlib.contextmanager
     def capture_signals(self) -> Any:
         yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        lifespan = getattr(self, "lifespan", None)  # uvicorn 0.54: made just before, logs via .logger
+        logger = getattr(lifespan, "logger", None)
+        if not isinstance(logger, logging.Logger):
+            return await super().startup(sockets)
+        lifespan.logger = _StartupLog(logger, self.startup_errors)  # type: ignore[union-attr]
+        try:
+            await super().startup(sockets)
+        finally:
+            lifespan.logger = logger  # type: ignore[union-attr]
+
+    def startup_failure(self) -> str | None:
+        """The last specific reason logged during start-up (not uvicorn's generic "Exiting.")."""
+        reasons = [text for text in self.startup_errors if not text.startswith("Application startup failed")]
+        return reasons[-1] if reasons else None
 
 
 class BackgroundServer(StartStop):
@@ -130,9 +196,11 @@ class BackgroundServer(StartStop):
         while not self._server.started:
             if not self._thread.is_alive():
                 self._close_socket()
+                reason = self._startup_failure()
                 raise ServerError(
-                    f"The server on port {self.port} stopped during start-up: "
-                    f"{self._error!r}. Check the app's lifespan (start-up code) for errors."
+                    f"The server on port {self.port} stopped during start-up: {reason}"
+                    f"{'' if reason.endswith(('.', '!', '?')) else '.'} "
+                    "Check the app's lifespan (start-up code) and what it depends on."
                 )
             if time.monotonic() > deadline:
                 self.stop()
@@ -142,6 +210,15 @@ class BackgroundServer(StartStop):
                 )
             time.sleep(0.005)
         return self
+
+    def _startup_failure(self) -> str:
+        assert self._server is not None
+        reason = self._server.startup_failure()
+        if reason is not None:
+            return reason
+        if isinstance(self._error, SystemExit):
+            return f"uvicorn exited with code {self._error.code}"
+        return f"{type(self._error).__name__}: {self._error}"
 
     def _run(self) -> None:
         assert self._server is not None and self._socket is not None

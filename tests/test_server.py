@@ -49,14 +49,32 @@ def test_a_taken_port_is_a_clear_error_not_a_hang() -> None:
         assert time.monotonic() - started < 2
 
 
-def test_a_crash_at_startup_is_a_clear_error() -> None:
+def _redis_down_app() -> FastAPI:
     @asynccontextmanager
     async def broken(app: FastAPI) -> AsyncIterator[None]:
-        raise RuntimeError("database is down")
+        raise RuntimeError("Redis at redis://127.0.0.1:6390/0 did not answer")
         yield
 
-    with pytest.raises(ServerError, match="start-up"):
-        BackgroundServer(FastAPI(lifespan=broken)).start()
+    return FastAPI(lifespan=broken)
+
+
+@pytest.mark.parametrize("log_level", ["warning", "critical"])  # critical: notebooks hide a demo server's log
+def test_a_crash_at_startup_says_why(log_level: str) -> None:
+    with pytest.raises(ServerError) as failed:
+        BackgroundServer(_redis_down_app(), log_level=log_level).start()
+    message = str(failed.value)
+    assert "start-up: RuntimeError: Redis at redis://127.0.0.1:6390/0 did not answer. " in message, message
+    assert "lifespan" in message and "SystemExit" not in message
+
+
+def test_a_raw_asgi_lifespan_crash_says_why_too() -> None:
+    """An app that raises without sending lifespan.startup.failed: uvicorn logs the exception itself."""
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        raise ConnectionRefusedError("nothing listens on 127.0.0.1:5432")
+
+    with pytest.raises(ServerError, match=r"start-up: ConnectionRefusedError: nothing listens on 127\.0\.0\.1:5432\."):
+        BackgroundServer(app).start()
 
 
 def test_start_server_again_stops_the_previous_one() -> None:
