@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.course-installed
 PORT   ?= 8000
 WORKERS ?= 1
+# Tests run in parallel: the suite mostly waits on sockets and timers (set JOBS=1 to run one at a time).
+JOBS   ?= 4
 # .venv/bin first on PATH: `course` works in JupyterLab's terminals and in `!course` cells.
 export PATH := $(abspath $(BIN)):$(PATH)
 # JupyterLab refuses to run as root without this flag (containers, CI).
@@ -31,11 +33,11 @@ NBVAL := --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell
 # The whole suite; the notebooks run twice each in one kernel (tests/test_notebooks_run.py), their
 # check cells against solutions/ (COURSE_SOLUTIONS=1) and compared with the stored reports as nbval does.
 test: $(STAMP)
-	COURSE_SOLUTIONS=1 $(BIN)/python -m pytest tests
+	COURSE_SOLUTIONS=1 $(BIN)/python -m pytest tests -n $(JOBS) --dist loadgroup
 
 # The fast part of the suite: everything but notebooks, browsers and clusters.
 test-fast: $(STAMP)
-	COURSE_SOLUTIONS=1 $(BIN)/python -m pytest tests -m "not slow"
+	COURSE_SOLUTIONS=1 $(BIN)/python -m pytest tests -m "not slow" -n $(JOBS) --dist loadgroup
 
 # Grade YOUR exercise files through the notebooks' check cells (nbval). A failing check prints its
 # report (notebooks/conftest.py), and a cell that makes the server crash fails.

@@ -1,7 +1,7 @@
 """Writes the limit as the number 3 instead of reading MAX_MISSED: it works until
 someone changes the setting.
 
-Fails: closed after exactly MAX_MISSED unanswered pings
+Fails: closed after exactly MAX_MISSED unanswered pings | within MAX_MISSED, stays connected
 """
 
 import asyncio
