@@ -11,8 +11,9 @@ Goal: refuse the handshake, before accept(), unless Origin is on ALLOWED_ORIGINS
       https://evil-app.example.com          (a look-alike suffix)
       http://app.example.com                (another scheme)
       https://app.example.com:8443          (another port)
-      HTTPS://APP.EXAMPLE.COM               (a browser never sends this: not our page)
       null                                  (sandboxed frames, file: pages)
+  * Browsers send the Origin in lowercase, so plain string equality works;
+    lowercasing it first is also safe (host names ignore case), prefixes are not.
   * No Origin header at all means a non-browser client. Policy of this route:
     it serves our web page only (scripts use a token route), so refuse that too.
   * Refuse by closing before accept(): the client gets HTTP 403 and no data.
