@@ -27,7 +27,6 @@ Nothing here logs a token or a message body.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -39,7 +38,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from starlette.concurrency import run_in_threadpool
 
 from course_app.realtime.codes import CloseCode
-from course_app.realtime.frames import BadFrame, receive_frame, receive_text
+from course_app.realtime.frames import BadFrame, parse_json, receive_frame, receive_text
 from course_app.security.origins import OriginAllowlist
 from course_app.security.passwords import ROOMS, authenticate
 from course_app.security.ratelimit import TokenBucket
@@ -141,7 +140,7 @@ def _error(kind: str, detail: str) -> dict[str, str]:
 async def _handle(websocket: WebSocket, claims: Claims, text: str, sessions: SessionRegistry) -> Claims:
     """One message of an authenticated user; returns the (possibly refreshed) claims."""
     try:
-        message = json.loads(text)
+        message = parse_json(text)
     except ValueError:
         await websocket.send_json(_error("bad_json", "send JSON text, e.g. {\"room\": \"general\", \"text\": \"hi\"}"))
         return claims
@@ -244,7 +243,7 @@ async def first_message_claims(websocket: WebSocket, timeout: float | None = Non
         await _close(websocket, CloseCode.POLICY_VIOLATION, shape)
         return None
     try:
-        message = json.loads(frame)
+        message = parse_json(frame)
     except ValueError:
         await _close(websocket, CloseCode.POLICY_VIOLATION, shape)
         return None

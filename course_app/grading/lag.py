@@ -9,7 +9,9 @@ a busy loop), and nobody else was served meanwhile.
 
 A loop that is late while only the course's own code (or nothing) is on its
 stack is not blamed on the learner: on a loaded machine the operating system
-may simply not have run the process.
+may simply not have run the process. Nor is a loop whose thread was on the CPU
+for most of the time (learner code that is busy, say a long fan-out loop, is
+slow, not blocked); the loop thread's own CPU clock tells the two apart.
 """
 
 from __future__ import annotations
@@ -59,6 +61,12 @@ class _Probe:
     def __init__(self, loop: asyncio.AbstractEventLoop, ident: int) -> None:
         self.loop = loop
         self.ident = ident
+        try:
+            self._clock: int | None = time.pthread_getcpuclockid(ident)
+        except (OSError, AttributeError):  # not Linux/POSIX: judge by the stack alone
+            self._clock = None
+        self.cpu_at_post: float | None = None
+        self.cpu_at_sample: float | None = None
         self.posted = 0.0
         self.ran = 0.0
         self.done = threading.Event()
@@ -69,7 +77,26 @@ class _Probe:
         self.ran = time.perf_counter()
         self.done.set()
 
+    def cpu(self) -> float | None:
+        """CPU time the loop's thread has used so far (None when it cannot be read)."""
+        if self._clock is None:
+            return None
+        try:
+            return time.clock_gettime(self._clock)
+        except OSError:  # the thread has ended
+            return None
+
+    def waiting(self, since: float | None, wall: float) -> bool:
+        """True unless the thread was on the CPU for half of ``wall`` or more since CPU time ``since``.
+
+        A blocking call (time.sleep, a sync HTTP call) waits off the CPU; code that is merely
+        busy for a while (a long fan-out loop on a loaded machine) is on it.
+        """
+        now = self.cpu()
+        return since is None or now is None or now - since < 0.5 * wall
+
     def post(self) -> bool:
+        self.cpu_at_post = self.cpu()
         self.done.clear()
         self.samples = 0
         self.seen.clear()
@@ -116,7 +143,7 @@ class LoopWatch:
             probes = list(self._probes.values())
         for probe in probes:
             late = now - probe.posted
-            if not probe.done.is_set() and late > BLOCK:
+            if not probe.done.is_set() and late > BLOCK and probe.waiting(probe.cpu_at_post, late):
                 where = _blamed(probe)
                 if where:
                     return Block(late, where)
@@ -136,7 +163,7 @@ class LoopWatch:
         where = (self._held_where - mark.where).most_common(1)
         if not where:
             return None
-        return Block(held, where[0][0] + f" (in many short holds: {held / elapsed:.0%} of {elapsed:.2f} s)")
+        return Block(held, where[0][0] + f" (it held the loop for {held / elapsed:.0%} of {elapsed:.2f} s)")
 
     # -- the watchdog --------------------------------------------------------
     def _run(self) -> None:
@@ -160,20 +187,25 @@ class LoopWatch:
                     continue
                 where = self._learner_line(frames.get(probe.ident))
                 probe.samples += 1
+                cpu_before, probe.cpu_at_sample = probe.cpu_at_sample, probe.cpu()
                 if where:
-                    # Learner code is running on the loop right now. A coroutine that only
-                    # awaits is almost never caught here; one that blocks is caught every time.
+                    # Learner code is on the loop's stack right now. A coroutine that only awaits
+                    # is almost never caught here; one that blocks is caught every time. It counts
+                    # as held only while the thread waits off the CPU (sleeping, blocking I/O).
                     probe.seen[where] += 1
-                    self.held += _SAMPLE
-                    self._held_where[where] += 1
+                    if probe.waiting(cpu_before, _SAMPLE):
+                        self.held += _SAMPLE
+                        self._held_where[where] += 1
             del frames
             self._stop.wait(_SAMPLE)
 
     def _judge(self, probe: _Probe, now: float) -> None:
         """A probe came back: if it was late because learner code held the loop, that is a block."""
         late = probe.ran - probe.posted
+        if late < BLOCK or not probe.waiting(probe.cpu_at_post, late):
+            return
         where = _blamed(probe)
-        if where is not None and late >= BLOCK:
+        if where is not None:
             self.blocks.append(Block(late, where))
 
     def _learner_line(self, frame: FrameType | None) -> str | None:

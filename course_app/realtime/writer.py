@@ -19,11 +19,11 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
 from course_app.realtime.backends.base import Event
 from course_app.realtime.codes import CloseCode
-from course_app.realtime.frames import close
+from course_app.realtime.frames import close, send_text
 from course_app.realtime.subscriber import Subscriber, SubscriberTooSlow
 
 __all__ = ["GONE", "close_within", "send_events"]
@@ -70,7 +70,8 @@ async def send_events(
             event = await subscriber.get()
             text = event.text if render is None else render(event)
             sending_since = loop.time()
-            await websocket.send({"type": "websocket.send", "text": text})
+            if not await send_text(websocket, text):
+                return  # the peer left, or the socket was closed under us (by uvicorn or our reader)
             sending_since = None
     except asyncio.CancelledError:
         if not stuck or writer.uncancel() > 0:
@@ -81,10 +82,6 @@ async def send_events(
         await close_within(websocket, slow.code, slow.reason, close_timeout)
     except GONE:
         return  # the peer went away: a normal end
-    except RuntimeError:
-        if websocket.application_state is WebSocketState.CONNECTED:
-            raise
-        # the reader closed the socket (bad frame) while we were sending: a normal end too
     finally:
         watchdog.cancel()
 

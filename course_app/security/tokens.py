@@ -60,6 +60,8 @@ def read_token(token: object) -> Claims:
     """The verified claims of ``token``; ``BadToken`` for anything that is not a valid, current token."""
     if not isinstance(token, str) or not token:
         raise BadToken("the token must be a non-empty string")
+    if not token.isascii():  # a JWT is base64url text; anything else (a lone surrogate too) is not one
+        raise BadToken("the token is not valid (not ASCII)")
     try:
         claims = jwt.decode(
             token,
