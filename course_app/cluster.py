@@ -139,6 +139,14 @@ class Cluster(StartStop):
         return f"<Cluster {self.url} workers={self.workers} {state}>"
 
     # -- lifecycle -------------------------------------------------------------
+    def _course_limits(self) -> list[str]:
+        """The course app caps a message at 64 KiB: uvicorn refuses bigger frames from the header (1009)."""
+        if self.app != "course_app.app:create_app" or "--ws-max-size" in self._extra_args:
+            return []
+        from course_app.limits import WS_MAX_SIZE
+
+        return ["--ws-max-size", str(WS_MAX_SIZE)]
+
     def start(self, ready_timeout: float = 20.0) -> "Cluster":
         if self.running:
             return self
@@ -162,6 +170,7 @@ class Cluster(StartStop):
             "--timeout-graceful-shutdown", "2",
             # Deflate doubles memory per idle socket (~72 vs ~37 KiB, README); extra_args "--ws-per-message-deflate true" turns it on.
             "--ws-per-message-deflate", "false",
+            *(self._course_limits()),
             *self._extra_args,
         ]
         self._ready.clear()

@@ -138,6 +138,11 @@ class BackgroundServer(StartStop):
     ) -> None:
         if app is None:
             from course_app.app import create_app
+            from course_app.limits import WS_MAX_SIZE
+
+            # The course app's routes cap a message at 64 KiB: uvicorn refuses bigger frames from
+            # the frame header (close 1009) before reading them, instead of buffering 16 MiB first.
+            uvicorn_options.setdefault("ws_max_size", WS_MAX_SIZE)
 
             app = create_app()
         self.app = app

@@ -116,7 +116,7 @@ def _course_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def server() -> Iterator[BackgroundServer]:
     """The shared course app on a real socket, one per test module."""
-    with BackgroundServer(create_app()) as running:
+    with BackgroundServer() as running:  # create_app(), with the course limits (ws_max_size)
         yield running
 
 

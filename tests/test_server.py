@@ -208,3 +208,25 @@ def test_cluster_declines_permessage_deflate(tmp_path: Path) -> None:
     (tmp_path / "echo.py").write_text(ECHO)
     with Cluster(f"{tmp_path / 'echo.py'}:app", factory=False, workers=1) as cluster:
         assert _extensions_agreed(cluster.ws_url) is None
+
+
+def test_the_course_server_refuses_an_oversized_frame_from_its_header() -> None:
+    """ws_max_size = the routes' 64 KiB cap: a bigger frame is closed 1009 before it is buffered."""
+    from course_app.limits import WS_MAX_SIZE
+
+    async def send_big(url: str) -> int | None:
+        async with websockets.connect(url + "/ws/echo", max_size=None, compression=None) as ws:
+            await ws.send("x" * (WS_MAX_SIZE + 1))
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 5)
+            return ws.close_code
+
+    with BackgroundServer() as server:
+        assert asyncio.run(send_big(server.ws_url)) == 1009
+        assert asyncio.run(_echo_ok(server.ws_url)) == "Server Echo: fits"
+
+
+async def _echo_ok(url: str) -> str:
+    async with websockets.connect(url + "/ws/echo", compression=None) as ws:
+        await ws.send("fits")
+        return str(await ws.recv())
