@@ -9,4 +9,6 @@ ROUTERS = [
     "course_app.chapters.ch06_lifecycle",
     "course_app.chapters.ch07_auth",
     "course_app.chapters.scaling",
+    "course_app.chapters.ch08_mirage",
+    "course_app.chapters.ch08_streams",
 ]
