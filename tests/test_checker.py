@@ -89,3 +89,17 @@ def test_records_not_from_learner_code_are_ignored(tmp_path: Path) -> None:
         pass
     t.finish()
     assert t.steps[-1].ok
+
+
+def test_a_crash_the_check_provokes_on_purpose_is_not_a_failure(tmp_path: Path) -> None:
+    path = _learner(tmp_path)
+    t = T(path)
+    err = _raise_in(path)
+    with t.step("a handler that crashes on a binary frame leaves its room"):
+        with t.crash_expected() as provoked:
+            t.server_log.handle(logging.makeLogRecord({
+                "msg": "Exception in ASGI application", "levelno": logging.ERROR,
+                "exc_info": (type(err), err, err.__traceback__),
+            }))
+    t.finish()
+    assert t.steps[-1].ok and len(provoked) == 1

@@ -89,6 +89,19 @@ class T:
             raise StopCheck
         self.steps.append(Step(name, True))
 
+    @contextmanager
+    def crash_expected(self) -> Iterator[list[logging.LogRecord]]:
+        """The check provokes a crash on purpose (say, a binary frame where the handler reads text):
+        tracebacks logged during the body are what is being tested, not a failure of the step.
+        Yields the list of those records, filled in when the body ends."""
+        first = len(self.server_log.records)
+        provoked: list[logging.LogRecord] = []
+        try:
+            yield provoked
+        finally:
+            provoked.extend(self.server_log.records[first:])
+            self._crashes_seen = max(self._crashes_seen, first + len(provoked))
+
     def _fail(self, name: str, symptom: str) -> NoReturn:
         """Record a failed step. A blocked loop is the cause of most symptoms, so it comes first."""
         blocked = self._blocked(ongoing=True)

@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import random
 import socket
 import struct
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 from urllib.parse import quote
@@ -30,7 +27,6 @@ from websockets.exceptions import ConnectionClosed
 from course_app.grading.checker import T
 from course_app.grading.checks._inputs import AWKWARD_WORDS, seeded
 from course_app.grading.kit import http_client, learner_app, serve
-from course_app.logcapture import LogRecords, capture_logs
 
 CHURN = 300  # abrupt resets in total
 BATCH = 50  # how many vanish at the same moment
@@ -112,21 +108,6 @@ async def _expect_stats(t: T, client: httpx.AsyncClient, groups: dict[str, list[
     t.fail(f"{message}\nexpected: {_json(want)} {after}\ngot:      {_json(body)}".strip())
 
 
-@contextmanager
-def _crash_expected(t: T) -> Iterator[LogRecords]:
-    """The check provokes a crash on purpose: its traceback is the test, not a failure of the step."""
-    loggers = [logging.getLogger(name) for name in ("uvicorn.error", "asyncio")]
-    attached = [logger for logger in loggers if t.server_log in logger.handlers]
-    for logger in attached:
-        logger.removeHandler(t.server_log)
-    try:
-        with capture_logs("uvicorn.error", logging.ERROR) as logs:
-            yield logs
-    finally:
-        for logger in attached:
-            logger.addHandler(t.server_log)
-
-
 async def check(learner: ModuleType, t: T) -> None:
     with seeded(t) as rng:
         await _check(learner, t, rng)
@@ -163,7 +144,7 @@ async def _check(learner: ModuleType, t: T, rng: random.Random) -> None:
 
             with t.step("a member whose handler crashes (a binary frame where text is expected) leaves its room"):
                 crasher = groups[a].pop(rng.randrange(len(groups[a])))
-                with _crash_expected(t):
+                with t.crash_expected():
                     await crasher.send(rng.choice([b"\x00\x01", b"hello as bytes", b""]))
                     try:
                         await asyncio.wait_for(crasher.wait_closed(), 2.0)
