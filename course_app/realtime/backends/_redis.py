@@ -12,9 +12,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from course_app.realtime.backends.base import BroadcastUnavailable
+from course_app.realtime.backends.base import BroadcastUnavailable, Deliver
 
-__all__ = ["OUTAGE", "Listener", "client_for", "ping", "unavailable"]
+__all__ = ["OUTAGE", "Listener", "RedisBackend", "client_for", "ping", "unavailable"]
 
 log = logging.getLogger("course_app.realtime")
 
@@ -93,3 +93,36 @@ class Listener:
                 log.warning("%s: lost Redis at %s (%s); reconnecting with backoff", self.what, self.url, reason)
             await asyncio.sleep(random.uniform(delay / 2, delay))
             delay = min(delay * 2, self.cap)
+
+
+class RedisBackend:
+    """The lifetime both Redis backends share: a fail-fast client checked with PING at start, and
+    one ``Listener`` that runs the subclass's ``_session`` again after every outage."""
+
+    def __init__(self, url: str, what: str) -> None:
+        self.url = url
+        self.listener = Listener(url, what)
+        self._client: aioredis.Redis | None = None
+        self._deliver: Deliver | None = None
+
+    async def start(self, deliver: Deliver) -> None:
+        self._client = client_for(self.url)
+        try:
+            await ping(self._client, self.url)
+        except BaseException:
+            await self._client.aclose()
+            raise
+        self._deliver = deliver
+
+    async def ready(self) -> None:
+        await self.listener.ready.wait()
+
+    async def listen(self) -> None:
+        await self.listener.run(self._session)
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    async def _session(self, connected: Callable[[], None]) -> None:
+        raise NotImplementedError

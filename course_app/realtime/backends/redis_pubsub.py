@@ -14,47 +14,24 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 
-from course_app.realtime.backends._redis import OUTAGE, Listener, client_for, ping, unavailable
-from course_app.realtime.backends.base import Deliver, Event
+from course_app.realtime.backends._redis import OUTAGE, RedisBackend, unavailable
+from course_app.realtime.backends.base import Event
 
 __all__ = ["RedisPubSubBackend"]
 
 log = logging.getLogger("course_app.realtime")
 
 
-class RedisPubSubBackend:
+class RedisPubSubBackend(RedisBackend):
     replays = False
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.listener = Listener(url, "broadcast listener (Redis Pub/Sub)")
-        self._client: aioredis.Redis | None = None
-        self._deliver: Deliver | None = None
+        super().__init__(url, "broadcast listener (Redis Pub/Sub)")
         self._channels: set[str] = set()
         self._pubsub: PubSub | None = None  # the live session's; None while reconnecting
         self._confirmed: dict[str, asyncio.Future[None]] = {}
-
-    async def start(self, deliver: Deliver) -> None:
-        self._client = client_for(self.url)
-        try:
-            await ping(self._client, self.url)
-        except BaseException:
-            await self._client.aclose()
-            raise
-        self._deliver = deliver
-
-    async def ready(self) -> None:
-        await self.listener.ready.wait()
-
-    async def listen(self) -> None:
-        await self.listener.run(self._session)
-
-    async def stop(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
 
     async def _session(self, connected: Callable[[], None]) -> None:
         assert self._client is not None and self._deliver is not None

@@ -15,10 +15,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import redis.asyncio as aioredis
 
-from course_app.realtime.backends._redis import OUTAGE, Listener, client_for, ping, unavailable
-from course_app.realtime.backends.base import Deliver, Event
+from course_app.realtime.backends._redis import OUTAGE, RedisBackend, unavailable
+from course_app.realtime.backends.base import Event
 
 __all__ = ["RedisStreamsBackend"]
 
@@ -27,38 +26,16 @@ log = logging.getLogger("course_app.realtime")
 FIELD = b"data"
 
 
-class RedisStreamsBackend:
+class RedisStreamsBackend(RedisBackend):
     replays = True
 
     def __init__(self, url: str, *, maxlen: int = 10_000, block_ms: int = 250, batch: int = 512) -> None:
-        self.url = url
+        super().__init__(url, "broadcast listener (Redis Streams)")
         self.maxlen = maxlen
         self.block_ms = block_ms  # a newly subscribed stream joins the XREAD within this long
         self.batch = batch
-        self.listener = Listener(url, "broadcast listener (Redis Streams)")
-        self._client: aioredis.Redis | None = None
-        self._deliver: Deliver | None = None
         self._cursors: dict[str, str] = {}  # stream -> the last id the listener read
         self._changed = asyncio.Event()
-
-    async def start(self, deliver: Deliver) -> None:
-        self._client = client_for(self.url)
-        try:
-            await ping(self._client, self.url)
-        except BaseException:
-            await self._client.aclose()
-            raise
-        self._deliver = deliver
-
-    async def ready(self) -> None:
-        await self.listener.ready.wait()
-
-    async def listen(self) -> None:
-        await self.listener.run(self._session)
-
-    async def stop(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
 
     async def _session(self, connected: Callable[[], None]) -> None:
         client = self._client
