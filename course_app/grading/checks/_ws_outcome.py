@@ -32,6 +32,8 @@ class Outcome:
         if self.http_status is not None:
             return f"the handshake was refused with HTTP {self.http_status}"
         if self.still_open:
+            if not self.frames:
+                return "the connection was still open, and nothing was received"
             return f"the connection was still open ({len(self.frames)} frame(s) received: {_preview(self.frames)})"
         said = f", after {len(self.frames)} frame(s): {_preview(self.frames)}" if self.frames else ""
         if self.code == 1006:

@@ -103,7 +103,7 @@ async def check(learner: ModuleType, t: T) -> None:
                                                   for v in forged.values()))
                 for name, outcome in zip(forged, outcomes):
                     t.expect(_closed(outcome, CloseCode.UNAUTHORIZED), got=outcome.describe(),
-                             expected=f"a token {name}: a close with code 4001, and no reply")
+                             expected=f"a bad token ({name}): a close with code 4001, and no reply before it")
 
             with t.step("every close carries a reason the client can act on"):
                 for outcome in [early, silent, *outcomes]:

@@ -83,6 +83,7 @@ async def check(learner: ModuleType, t: T) -> None:
             budget = f"(RATE={RATE:g}/s, BURST={BURST}, MAX_STRIKES={STRIKES})"
 
             with t.step(f"a burst within the budget passes {budget}"):
+                emptied_from = loop.time()  # a's bucket was last refilled after this instant
                 first = await _send_many(a, BURST + 1)
                 t.expect(first.kinds[:BURST] == ["echo"] * BURST, got=first.describe(),
                          expected=f"{BURST} messages sent at once on a new connection: {BURST} echoes")
@@ -100,9 +101,15 @@ async def check(learner: ModuleType, t: T) -> None:
 
             with t.step(f"tokens come back at RATE per second ({RATE:g} per second here)"):
                 await asyncio.sleep(2.5 / RATE)
-                later = await _send_many(a, 2)
-                t.expect(later.kinds == ["echo", "echo"], got=later.describe(),
-                         expected=f"after waiting {2.5 / RATE:g} s, two messages on the emptied connection: two echoes")
+                later = await _send_many(a, BURST)
+                waited = loop.time() - emptied_from  # at most this long since a's last refill
+                t.expect(later.kinds[:2] == ["echo", "echo"], got=later.describe(),
+                         expected=f"after waiting {2.5 / RATE:g} s, {BURST} messages at once on the emptied connection: "
+                                  "2 echoes first (the tokens that came back)")
+                if waited < BURST / RATE:  # on a machine this slow the bucket may have refilled: judge nothing
+                    t.expect(later.kinds.count("echo") < BURST, got=later.describe(),
+                             expected=f"fewer than {BURST} echoes: in the {waited:.1f} s since the bucket was emptied, "
+                                      f"at most {waited * RATE:.1f} tokens can have come back at RATE={RATE:g}/s")
 
             with t.step(f"the bucket holds at most BURST tokens, however long a client was idle ({BURST} here)"):
                 await asyncio.sleep(max(0.0, idle_since + 4.0 / RATE - loop.time()))
