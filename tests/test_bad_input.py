@@ -637,10 +637,22 @@ async def _run_all(cases: list[tuple[str, Case]], outcome: Outcome) -> None:
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[tuple[BackgroundServer, BackgroundServer]]:
-    """The course server as learners run it, and one with a 0.1 s keepalive for half-open clients."""
-    with BackgroundServer(create_app()) as course, \
-            BackgroundServer(create_app(), ws_ping_interval=0.1, ws_ping_timeout=0.1) as keepalive:
-        yield course, keepalive
+    """The course server as learners run it (its limits, and a Redis, so the routes that need one are
+    driven for real), and one with a 0.1 s keepalive for half-open clients."""
+    from course_app.redis_server import EmbeddedRedis
+
+    before = os.environ.get("REDIS_URL")
+    with EmbeddedRedis() as redis:
+        os.environ["REDIS_URL"] = redis.url
+        try:
+            with BackgroundServer() as course, \
+                    BackgroundServer(ws_ping_interval=0.1, ws_ping_timeout=0.1) as keepalive:
+                yield course, keepalive
+        finally:
+            if before is None:
+                os.environ.pop("REDIS_URL", None)
+            else:
+                os.environ["REDIS_URL"] = before
 
 
 def test_every_route_is_driven() -> None:
