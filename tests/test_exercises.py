@@ -74,8 +74,11 @@ def test_right_solution_passes(path: Path) -> None:
 
 
 @pytest.mark.parametrize("exercise_id", IDS)
-def test_every_exercise_has_a_wrong_solution_corpus(exercise_id: str) -> None:
-    assert list((WRONG / exercise_id).glob("*.py")), f"tests/wrong/{exercise_id}/ needs plausible wrong solutions"
+def test_every_exercise_has_a_wrong_and_a_right_corpus(exercise_id: str) -> None:
+    wrong = list((WRONG / exercise_id).glob("*.py"))
+    right = list((RIGHT / exercise_id).glob("*.py"))
+    assert len(wrong) >= 4, f"tests/wrong/{exercise_id}/ needs at least four plausible wrong solutions ({len(wrong)})"
+    assert len(right) >= 2, f"tests/right/{exercise_id}/ needs at least two other correct solutions ({len(right)})"
 
 
 @pytest.mark.parametrize("exercise_id", IDS)
