@@ -1,12 +1,33 @@
 """The load generator for the fan-out benchmark: its own process, raw loopback WebSocket clients.
 
-    python -m benchmarks.fanout_load latency --servers course:PORT plain:PORT anchor:PORT
+    python -m benchmarks.fanout_load latency --servers course:PORT plain:PORT anchor:PORT [--unstalled NAME ...]
     python -m benchmarks.fanout_load memory --server course:PORT --pid PID [--deflate]
 
 Prints one JSON document on stdout. The clients are a minimal asyncio protocol
 (handshake, unmasked server frames, pong), so a thousand of them cost the load
 generator little and the receive time is taken as the bytes arrive.
-Everything is bounded: each broadcast has a deadline, and so has each phase.
+
+The latency run has three phases, all with 1,000 reading clients per contender:
+
+1. ``healthy``: ``ROUNDS`` rounds; in each round every contender makes
+   ``PER_ROUND`` broadcasts, one after another, the order rotating per round,
+   so a noisy neighbour (other processes on the machine) hurts every contender
+   alike. Each round gives a p50 and p99 per contender; the summary is the
+   median over rounds and the spread (lowest and highest round).
+2. ``drop``: 5 more clients per contender stop reading with a full send
+   buffer; each contender in turn keeps broadcasting from that moment until
+   its server has dropped the 5 (it reports its open members), plus
+   ``AFTER_DROP`` seconds, at most ``DROP_WINDOW`` seconds. A drop is a
+   one-off event, so this window is reported on its own.
+3. ``stalled``: the steady state that follows, measured like ``healthy``
+   (the stalled clients stay connected and keep not reading).
+
+A contender named with ``--unstalled`` never gets stalled readers: a twin of
+another contender, it is the control that the stalled one is compared with,
+round by round.
+
+Everything is bounded: each broadcast has a deadline (a contender that misses
+it is "stuck" and skipped from then on), and so has the whole run.
 """
 
 from __future__ import annotations
@@ -26,9 +47,12 @@ from typing import Any, cast
 
 CLIENTS = 1000
 STALLED = 5
-ROUNDS = 5
-PER_ROUND = 10  # broadcasts per contender per round: 5 x 10 = 50 each, interleaved
+ROUNDS = 9
+PER_ROUND = 10  # broadcasts per contender per round
+GAP = 0.02  # seconds between two broadcasts
 DEADLINE = 3.0  # seconds for one broadcast to reach every healthy client
+DROP_WINDOW = 5.0  # at most this long after the stall
+AFTER_DROP = 1.0  # keep measuring this long after the server dropped the stalled members
 WELCOME = 4 * 2**20  # bytes sent to each stalled reader first: its send buffer is full from the start
 
 
@@ -46,12 +70,16 @@ class Tally:
 
 
 class Client(asyncio.Protocol):
-    """A WebSocket client that parses server frames as they arrive; ``stall()`` stops reading for good."""
+    """A WebSocket client that parses server frames as they arrive; ``stall()`` stops reading for good.
+
+    A member counts broadcasts into its tally; the control client queues the text replies it gets.
+    """
 
     def __init__(self, path: str, tally: Tally | None, deflate: bool) -> None:
         self.path, self.tally, self.deflate = path, tally, deflate
         self.transport: asyncio.Transport | None = None
         self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.replies: asyncio.Queue[str] = asyncio.Queue()
         self.buffer = bytearray()
         self.handshaken = False
         self.closed = False
@@ -61,8 +89,8 @@ class Client(asyncio.Protocol):
         key = base64.b64encode(os.urandom(16)).decode()
         offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" if self.deflate else ""
         self.transport.write((f"GET {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                         f"{offer}\r\n").encode())
+                              f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                              f"{offer}\r\n").encode())
 
     def data_received(self, data: bytes) -> None:
         now = time.monotonic()
@@ -94,6 +122,8 @@ class Client(asyncio.Protocol):
             if opcode == 1 and self.tally is not None and buffer[start] in b'S"':
                 at = start + (buffer[start] == 34)  # the course sends the text as is; skip a quote if any
                 self.tally.arrived(int(buffer[at + 1:at + 7]), now - float(buffer[at + 9:at + 26]))
+            elif opcode == 1 and self.tally is None:
+                self.replies.put_nowait(bytes(buffer[start:start + length]).decode())
             elif opcode == 9:
                 self.send(0xA, bytes(buffer[start:start + length]))
             elif opcode == 8:
@@ -139,6 +169,18 @@ def close_all(clients: list[Client]) -> None:
             client.transport.abort()
 
 
+# -- measuring ---------------------------------------------------------------------------
+@dataclass
+class Shot:
+    """One broadcast as the clients saw it."""
+
+    latencies: list[float]
+    complete: bool
+    at: float = 0.0  # seconds since the stall (drop window only)
+    gc_max_ms: float | None = None  # the server's longest collection since the previous stats (drop window only)
+    members: int | None = None
+
+
 @dataclass
 class Contender:
     name: str
@@ -148,18 +190,33 @@ class Contender:
     members: list[Client] = field(default_factory=list)
     stalled: list[Client] = field(default_factory=list)
     seq: int = 0
-    gave_up_at: int | None = None  # the broadcast that missed its deadline (later ones are skipped)
+    stuck_at: tuple[str, int] | None = None  # (phase, broadcast) that missed its deadline; skipped from then on
+    unstalled: bool = False  # a control: never gets stalled readers
 
+    async def broadcast(self) -> Shot:
+        assert self.control is not None
+        self.seq += 1
+        seq = self.seq
+        self.tally.done[seq] = done = asyncio.Event()
+        self.control.send(0x1, b"go")
+        try:
+            await asyncio.wait_for(done.wait(), DEADLINE)
+        except TimeoutError:
+            pass
+        self.tally.done.pop(seq)
+        latencies = self.tally.received.pop(seq, [])
+        return Shot(latencies, len(latencies) >= self.tally.expected)
 
-async def broadcast_once(c: Contender) -> None:
-    assert c.control is not None
-    c.seq += 1
-    c.tally.done[c.seq] = done = asyncio.Event()
-    c.control.send(0x1, b"go")
-    try:
-        await asyncio.wait_for(done.wait(), DEADLINE)
-    except TimeoutError:
-        c.gave_up_at = c.seq
+    async def stats(self) -> dict[str, Any] | None:
+        """The server's open members and GC pauses since the last call; None when it does not answer."""
+        assert self.control is not None
+        self.control.send(0x1, b"stats")
+        try:
+            reply = await asyncio.wait_for(self.control.replies.get(), 2.0)
+        except TimeoutError:
+            return None
+        result: dict[str, Any] = json.loads(reply)
+        return result
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -167,59 +224,132 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
-def summary(c: Contender, first_seq: int) -> dict[str, Any]:
-    latencies = [lat for seq, lats in c.tally.received.items() if seq >= first_seq for lat in lats]
-    seqs = range(first_seq, c.seq + 1)
-    complete = [seq for seq in seqs if len(c.tally.received.get(seq, ())) >= c.tally.expected]
+def ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(1000 * seconds, 2)
+
+
+def pooled(shots: list[Shot]) -> dict[str, Any]:
+    latencies = [lat for shot in shots for lat in shot.latencies]
+    return {"broadcasts": len(shots), "complete": sum(shot.complete for shot in shots),
+            "p50_ms": ms(statistics.median(latencies)) if latencies else None,
+            "p99_ms": ms(percentile(latencies, 99)) if latencies else None,
+            "max_ms": ms(max(latencies)) if latencies else None}
+
+
+def rounds_summary(rounds: list[list[Shot]], gc: list[dict[str, Any]], stuck_at: tuple[str, int] | None,
+                   phase: str) -> dict[str, Any]:
+    per_round = [pooled(shots) | {"gc": g} for shots, g in zip(rounds, gc, strict=True)]
+    cpu = [g["server_cpu_ms"] / len(shots) for shots, g in zip(rounds, gc, strict=True) if g and shots]
+    measured = [r for r in per_round if r["p99_ms"] is not None and r["complete"] == r["broadcasts"]]
+    p50s, p99s = [r["p50_ms"] for r in measured], [r["p99_ms"] for r in measured]
     return {
-        "broadcasts": len(seqs), "complete": len(complete), "deliveries": len(latencies),
-        "p50_ms": round(1000 * statistics.median(latencies), 2) if latencies else None,
-        "p99_ms": round(1000 * percentile(latencies, 99), 2) if latencies else None,
-        "max_ms": round(1000 * max(latencies), 2) if latencies else None,
-        "stuck_at_broadcast": None if c.gave_up_at is None else c.gave_up_at - first_seq + 1,
-        "slowest": [{"broadcast": seq - first_seq + 1, "max_ms": ms} for ms, seq in sorted(
-            ((round(1000 * max(c.tally.received.get(seq) or [0.0]), 1), seq) for seq in seqs), reverse=True)[:5]],
+        "rounds": len(rounds), "rounds_complete": len(measured),
+        "p50_ms": statistics.median(p50s) if p50s else None,
+        "p99_ms": statistics.median(p99s) if p99s else None,
+        "p50_spread_ms": [min(p50s), max(p50s)] if p50s else None,
+        "p99_spread_ms": [min(p99s), max(p99s)] if p99s else None,
+        "server_cpu_ms_per_broadcast": round(statistics.median(cpu), 2) if cpu else None,
+        "gc_runs": [sum(g["runs"][i] for g in gc if g) for i in range(3)],
+        "gc_max_ms": [max([g["max_ms"][i] for g in gc if g], default=0.0) for i in range(3)],
+        "pooled": pooled([shot for shots in rounds for shot in shots]),
+        "stuck_at_broadcast": stuck_at[1] if stuck_at and stuck_at[0] == phase else None,
+        "stuck_before": stuck_at is not None and stuck_at[0] != phase,
+        "per_round": per_round,
     }
 
 
-async def run_rounds(contenders: list[Contender]) -> dict[str, dict[str, Any]]:
-    first = {c.name: c.seq + 1 for c in contenders}
+def gc_brief(stats: dict[str, Any] | None) -> dict[str, Any] | None:
+    if stats is None:
+        return None
+    return {"runs": stats["gc_runs"], "max_ms": stats["gc_max_ms"], "total_ms": stats["gc_total_ms"],
+            "server_cpu_ms": stats["cpu_ms"]}
+
+
+async def run_rounds(contenders: list[Contender], phase: str) -> dict[str, dict[str, Any]]:
+    shots: dict[str, list[list[Shot]]] = {c.name: [] for c in contenders}
+    gc: dict[str, list[dict[str, Any] | None]] = {c.name: [] for c in contenders}
     for r in range(ROUNDS):
         order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]  # rotate who goes first
         for c in order:
-            for _ in range(PER_ROUND):
-                if c.gave_up_at is not None:
-                    c.seq += 1  # counted as a broadcast that never completed
-                    continue
-                await broadcast_once(c)
-                await asyncio.sleep(0.02)
-    return {c.name: summary(c, first[c.name]) for c in contenders}
+            batch: list[Shot] = []
+            if c.stuck_at is None:
+                await c.stats()  # zero the server's GC counters
+            for n in range(PER_ROUND):
+                if c.stuck_at is not None:
+                    break
+                shot = await c.broadcast()
+                batch.append(shot)
+                if not shot.complete:
+                    c.stuck_at = (phase, r * PER_ROUND + n + 1)
+                await asyncio.sleep(GAP)
+            shots[c.name].append(batch)
+            gc[c.name].append(gc_brief(await c.stats()) if c.stuck_at is None else None)
+    return {c.name: rounds_summary(shots[c.name], gc[c.name], c.stuck_at, phase) for c in contenders}
 
 
-async def latency(servers: dict[str, int]) -> dict[str, Any]:
+async def stall(c: Contender) -> None:
+    c.stalled = await open_clients(c.port, f"/feed?welcome={WELCOME}", STALLED, None, receive_buffer=4096,
+                                   batch=STALLED)
+    for client in c.stalled:
+        client.stall()
+
+
+async def drop_window(c: Contender) -> dict[str, Any]:
+    """From the moment STALLED readers stop until their server dropped them (+AFTER_DROP), at most DROP_WINDOW."""
+    await c.stats()
+    await stall(c)
+    started = time.monotonic()
+    shots: list[Shot] = []
+    dropped_at: float | None = None
+    while c.stuck_at is None and time.monotonic() - started < DROP_WINDOW:
+        if dropped_at is not None and time.monotonic() - started >= dropped_at + AFTER_DROP:
+            break
+        shot = await c.broadcast()
+        shot.at = round(time.monotonic() - started, 3)
+        shots.append(shot)
+        stats = await c.stats()
+        if not shot.complete or stats is None:  # its broadcasting is blocked by a stalled member
+            c.stuck_at = ("drop", len(shots) + (shot.complete and stats is None))
+            break
+        shot.gc_max_ms, shot.members = max(stats["gc_max_ms"]), stats["members"]
+        if dropped_at is None and stats["members"] <= CLIENTS:
+            dropped_at = time.monotonic() - started
+        await asyncio.sleep(GAP)
+    slowest = sorted(shots, key=lambda shot: max(shot.latencies, default=0.0), reverse=True)[:5]
+    return pooled(shots) | {
+        "seconds": round(time.monotonic() - started, 2),
+        "dropped_after_s": None if dropped_at is None else round(dropped_at, 2),
+        "stuck_at_broadcast": c.stuck_at[1] if c.stuck_at else None,
+        "series": [[shot.at, ms(statistics.median(shot.latencies)) if shot.latencies else None,
+                    ms(max(shot.latencies, default=0.0)), shot.gc_max_ms, shot.members] for shot in shots],
+        "slowest": [{"at_s": shot.at, "max_ms": ms(max(shot.latencies, default=0.0)), "gc_max_ms": shot.gc_max_ms,
+                     "members_after": shot.members} for shot in slowest],
+    }
+
+
+async def latency(servers: dict[str, int], unstalled: list[str]) -> dict[str, Any]:
     contenders = []
     for name, port in servers.items():
         tally = Tally(expected=CLIENTS)
-        c = Contender(name, port, tally)
+        c = Contender(name, port, tally, unstalled=name in unstalled)
         c.members = await open_clients(port, "/feed", CLIENTS, tally)
         c.control = (await open_clients(port, "/control", 1, None))[0]
         contenders.append(c)
-    await asyncio.sleep(1.0)  # let every server settle (writers parked, buffers empty)
-    for c in contenders:  # warm-up, not measured
-        for _ in range(3):
-            await broadcast_once(c)
-    healthy = await run_rounds(contenders)
-    for c in contenders:
-        c.stalled = await open_clients(c.port, f"/feed?welcome={WELCOME}", STALLED, None, receive_buffer=4096, batch=STALLED)
-        for client in c.stalled:
-            client.stall()
-    await asyncio.sleep(0.5)
-    stalled = await run_rounds(contenders)
-    result = {"clients": CLIENTS, "stalled_readers": STALLED, "broadcasts_each": ROUNDS * PER_ROUND,
-              "healthy": healthy, "with_stalled": stalled}
-    for c in contenders:
-        close_all(c.members + c.stalled + ([c.control] if c.control else []))
-    return result
+    try:
+        await asyncio.sleep(1.0)  # let every server settle (writers parked, buffers empty)
+        for c in contenders:  # warm-up, not measured
+            for _ in range(3):
+                await c.broadcast()
+                await asyncio.sleep(GAP)
+        healthy = await run_rounds(contenders, "healthy")
+        drop = {c.name: await drop_window(c) for c in contenders if not c.unstalled}
+        stalled = await run_rounds(contenders, "stalled")
+    finally:
+        for c in contenders:
+            close_all(c.members + c.stalled + ([c.control] if c.control else []))
+    return {"clients": CLIENTS, "stalled_readers": STALLED, "rounds": ROUNDS, "per_round": PER_ROUND,
+            "gap_s": GAP, "deadline_s": DEADLINE, "drop_window_s": DROP_WINDOW, "after_drop_s": AFTER_DROP,
+            "unstalled": unstalled, "healthy": healthy, "drop": drop, "stalled": stalled}
 
 
 def rss_kib(pid: int) -> int:
@@ -246,6 +376,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["latency", "memory"])
     parser.add_argument("--servers", nargs="*", default=[])
+    parser.add_argument("--unstalled", nargs="*", default=[], help="contenders that never get stalled readers")
     parser.add_argument("--server")
     parser.add_argument("--pid", type=int)
     parser.add_argument("--deflate", action="store_true")
@@ -254,7 +385,7 @@ def main() -> None:
 
     if args.mode == "latency":
         servers = {spec.split(":")[0]: int(spec.split(":")[1]) for spec in args.servers}
-        result = uvloop.run(asyncio.wait_for(latency(servers), 240))
+        result = uvloop.run(asyncio.wait_for(latency(servers, args.unstalled), 240))
     else:
         result = uvloop.run(asyncio.wait_for(memory(int(args.server.split(":")[1]), args.pid, args.deflate), 60))
     json.dump(result, sys.stdout)

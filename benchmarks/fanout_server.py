@@ -1,18 +1,24 @@
 """The servers under test for the fan-out benchmark, one contender per process.
 
-    python -m benchmarks.fanout_server course|plain|anchor PORT [--deflate]
+    python -m benchmarks.fanout_server course|course_default_gc|plain|anchor PORT [--deflate]
 
 Each serves two WebSocket paths on 127.0.0.1:PORT:
 
 * ``/feed``: a member of the broadcast (it reads, to notice a goodbye).
   ``/feed?welcome=N`` first sends that member N bytes directly: to a client
   that never reads, that is a full send buffer, the steady state of a stalled reader.
-* ``/control``: every text frame triggers one broadcast of
+* ``/control``: the text frame ``go`` triggers one broadcast of
   ``S<seq:06d> T<monotonic:017.6f> <padding>``; the stamp is taken just before the broadcast starts.
+  The text frame ``stats`` is answered with JSON: how many ``/feed`` members are
+  still open, and the garbage collector's pauses since the last ``stats``
+  (timed with ``gc.callbacks``), so the load generator sees when the stalled
+  members are dropped and whether a slow broadcast met a collection.
 
 The contenders:
 
-* ``course``: the course's ``Broadcast`` (memory backend) with one writer task per member, on uvicorn;
+* ``course``: the course's ``Broadcast`` (memory backend) with one writer task per member, on uvicorn,
+  with the garbage-collector settings the course recommends for fan-out (``realtime.gc_tuning.tune_gc``);
+* ``course_default_gc``: the same with CPython's default collector settings;
 * ``plain``: a list of sockets and a loop of ``await ws.send_text(...)``, on uvicorn;
 * ``anchor``: the ``websockets`` library's own server and its synchronous ``broadcast()``.
 """
@@ -21,6 +27,8 @@ The contenders:
 import argparse
 import asyncio
 import contextlib
+import gc
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,39 +41,87 @@ def _message(seq: int) -> str:
     return f"S{seq:06d} T{time.monotonic():017.6f} " + "x" * PAD
 
 
-def course_app() -> Any:
+class GcPauses:
+    """Counts and times the collector's runs per generation (``gc.callbacks``), and the process's CPU time."""
+
+    def __init__(self) -> None:
+        self.started = 0.0
+        self.reset()
+        gc.callbacks.append(self._callback)
+
+    def reset(self) -> None:
+        self.cpu = time.process_time()
+        self.runs = [0, 0, 0]
+        self.total_ms = [0.0, 0.0, 0.0]
+        self.max_ms = [0.0, 0.0, 0.0]
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self.started = time.perf_counter()
+            return
+        ms = 1000 * (time.perf_counter() - self.started)
+        gen = info["generation"]
+        self.runs[gen] += 1
+        self.total_ms[gen] += ms
+        self.max_ms[gen] = max(self.max_ms[gen], ms)
+
+    def report(self, members: int) -> str:
+        text = json.dumps({"members": members, "cpu_ms": round(1000 * (time.process_time() - self.cpu), 1),
+                           "gc_runs": self.runs,
+                           "gc_total_ms": [round(x, 2) for x in self.total_ms],
+                           "gc_max_ms": [round(x, 2) for x in self.max_ms]})
+        self.reset()
+        return text
+
+
+PAUSES = GcPauses()
+
+
+def course_app(tuned: bool) -> Any:
     from fastapi import FastAPI, WebSocket
 
     from course_app.realtime.broadcast import Broadcast, Event
+    from course_app.realtime.gc_tuning import tune_gc
     from course_app.realtime.tasks import first_completed
     from course_app.realtime.writer import send_events
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with Broadcast("memory://", queue_size=64) as app.state.broadcast:
+            if tuned:
+                tune_gc()
             yield
 
     app = FastAPI(lifespan=lifespan)
+    open_members = 0
 
     def plain(event: Event) -> str:
         return str(event.message)
 
     @app.websocket("/feed")
     async def feed(websocket: WebSocket, welcome: int = 0) -> None:
+        nonlocal open_members
         await websocket.accept()
-        if welcome:
-            await websocket.send_bytes(b"\0" * welcome)
-        async with app.state.broadcast.subscribe("feed") as subscriber:
-            async def read() -> None:
-                while (await websocket.receive())["type"] != "websocket.disconnect":
-                    pass
-            await first_completed(send_events(websocket, subscriber, render=plain), read())
+        open_members += 1
+        try:
+            if welcome:
+                await websocket.send_bytes(b"\0" * welcome)
+            async with app.state.broadcast.subscribe("feed") as subscriber:
+                async def read() -> None:
+                    while (await websocket.receive())["type"] != "websocket.disconnect":
+                        pass
+                await first_completed(send_events(websocket, subscriber, render=plain), read())
+        finally:
+            open_members -= 1
 
     @app.websocket("/control")
     async def control(websocket: WebSocket) -> None:
         await websocket.accept()
         seq = 0
-        while (await websocket.receive())["type"] != "websocket.disconnect":
+        while (message := await websocket.receive())["type"] != "websocket.disconnect":
+            if message.get("text") == "stats":
+                await websocket.send_text(PAUSES.report(open_members))
+                continue
             seq += 1
             await app.state.broadcast.publish("feed", _message(seq))
 
@@ -94,7 +150,10 @@ def plain_app() -> Any:
     async def control(websocket: WebSocket) -> None:
         await websocket.accept()
         seq = 0
-        while (await websocket.receive())["type"] != "websocket.disconnect":
+        while (message := await websocket.receive())["type"] != "websocket.disconnect":
+            if message.get("text") == "stats":
+                await websocket.send_text(PAUSES.report(len(members)))
+                continue
             seq += 1
             text = _message(seq)
             for member in list(members):
@@ -115,7 +174,10 @@ async def serve_anchor(port: int, deflate: bool) -> None:
         if path.startswith("/control"):
             seq = 0
             with contextlib.suppress(ConnectionClosed):
-                async for _ in ws:
+                async for text in ws:
+                    if text == "stats":
+                        await ws.send(PAUSES.report(len(members)))
+                        continue
                     seq += 1
                     broadcast(members, _message(seq))
             return
@@ -137,7 +199,7 @@ async def serve_anchor(port: int, deflate: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["course", "plain", "anchor"])
+    parser.add_argument("kind", choices=["course", "course_default_gc", "plain", "anchor"])
     parser.add_argument("port", type=int)
     parser.add_argument("--deflate", action="store_true", help="negotiate permessage-deflate when a client offers it")
     args = parser.parse_args()
@@ -148,7 +210,7 @@ def main() -> None:
         return
     import uvicorn
 
-    app = course_app() if args.kind == "course" else plain_app()
+    app = plain_app() if args.kind == "plain" else course_app(tuned=args.kind == "course")
     config = uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
                             loop="uvloop", ws="websockets-sansio", ws_per_message_deflate=args.deflate,
                             timeout_graceful_shutdown=1)

@@ -75,7 +75,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--skip-notebooks", action="store_true")
     parser.add_argument("--skip-fanout", action="store_true")
-    parser.add_argument("--fanout-only", action="store_true", help="only the fan-out benchmark (about a minute)")
+    parser.add_argument("--fanout-only", action="store_true", help="only the fan-out benchmark (about two minutes)")
     args = parser.parse_args()
     if not args.skip_fanout:
         from benchmarks import fanout
