@@ -10,21 +10,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import psutil  # type: ignore[import-untyped]  # no stubs in the pinned environment
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from course_app.grading.checker import CheckFailed
 from course_app.grading.kit import learner_crash
+from course_app.grading.tracing import raised_in_learner_text
 
 if TYPE_CHECKING:
     from course_app.cluster import Cluster
 
-__all__ = ["Client", "CrashWatch", "own_redis", "wait_all"]
+__all__ = ["Client", "CrashWatch", "busy_workers", "own_redis", "traceback_at_stop", "wait_all"]
 
 
 @contextlib.asynccontextmanager
@@ -58,6 +61,60 @@ class CrashWatch:
         where = learner_crash(self.cluster, self.learner_file)
         if where:
             raise CheckFailed(f"A worker ran your code and it raised {where}")
+
+
+BUSY = 0.1  # CPU seconds per second: an idle worker uses about 0.00, one whose loop never waits uses far more
+
+
+async def busy_workers(pids: list[int], seconds: float = 1.0) -> dict[int, float]:
+    """The workers that burned CPU while nothing was asked of them: {pid: CPU seconds per second}.
+
+    CPU time is a counter, not a clock: a worker whose loop spins is charged for every slice it
+    gets, however loaded the machine is, and an idle one is charged nothing.
+    """
+    procs = {}
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            procs[pid] = psutil.Process(pid)
+
+    def used() -> dict[int, float]:
+        out = {}
+        for pid, proc in procs.items():
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                out[pid] = times.user + times.system
+        return out
+
+    before, started = used(), time.monotonic()
+    await asyncio.sleep(seconds)
+    after, took = used(), time.monotonic() - started
+    rates = {pid: (after[pid] - before[pid]) / took for pid in after if pid in before}
+    return {pid: rate for pid, rate in rates.items() if rate >= BUSY}
+
+
+_TRACEBACK = re.compile(r"^(?:\[worker [^\]]*\] )?Traceback \(most recent call last\):$")
+
+
+async def traceback_at_stop(cluster: Cluster, learner_file: Path) -> str | None:
+    """Stop the workers and return the last traceback from the learner's file that they logged.
+
+    A task that raised keeps its exception until someone awaits it: a listener that died
+    shows it only when the lifespan's stop() awaits the task, at shutdown.
+    """
+    await asyncio.to_thread(cluster.stop)
+    lines = cluster.log_tail(300).splitlines()
+    found = None
+    for i, line in enumerate(lines):
+        if not _TRACEBACK.match(line):
+            continue
+        block = [line]
+        for more in lines[i + 1:]:
+            block.append(more)
+            if more[:1] not in (" ", "\t") and more.strip():
+                break
+        where = raised_in_learner_text(block[-1].strip(), "\n".join(block), learner_file)
+        found = where or found
+    return found
 
 
 class Client:

@@ -2,9 +2,13 @@
 
 The learner's file runs under real ``uvicorn --workers 3`` sharing one Redis
 that this check owns. Connections are opened until every worker's PID has been
-seen (the kernel spreads them unevenly). Then one message, a burst from one
-publisher per worker, Redis's subscriber count, and a Redis outage while the
-clients stay connected. Publishers, burst sizes and texts change on every run.
+seen (the kernel spreads them unevenly), and at least two per worker on average,
+so a subscription per connection cannot pass for one per worker. Then one message,
+Redis's subscriber count, idle workers' CPU (a listener that polls instead of
+waiting burns a core), a burst from one publisher per worker, and a Redis outage
+while the clients stay connected. Publishers, burst sizes and texts change on every run.
+When delivery stops, the workers are stopped to see why: a listener task that raised
+shows its exception only when stop() awaits it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import json
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import Any
 
@@ -23,12 +27,25 @@ import redis.asyncio as aioredis
 
 from course_app.faults import redis_outage
 from course_app.grading.checker import CheckFailed, T
-from course_app.grading.checks._ch08 import Client, CrashWatch, own_redis, wait_all
+from course_app.grading.checks._ch08 import Client, CrashWatch, busy_workers, own_redis, traceback_at_stop, wait_all
 from course_app.grading.checks._inputs import AWKWARD_WORDS, seeded
 from course_app.grading.kit import serve_cluster
 
 WORKERS = 3
-MAX_CONNECTIONS = 45
+MIN_CONNECTIONS = 2 * WORKERS  # more clients than workers: one subscription per client would show
+PER_WORKER = 5  # once a worker has this many, further connections to it are closed again
+MAX_ATTEMPTS = 150  # connections tried before giving up on meeting every worker
+IDLE_WINDOW = 1.5  # seconds of quiet over which the workers' CPU time is counted
+START_HANG = (
+    " In this exercise start-up is start(): it must return once the subscription is made and the listener "
+    "task started. Does it await the listener itself, or does listen() loop without ever waiting "
+    "(redis-py's listen() ends at once while nothing is subscribed, so a `while True` around it spins)?"
+)
+SPIN = (
+    "{which} used {rate} of a CPU core with nothing to do. A loop that never waits holds the worker: "
+    "redis-py's listen() ends at once while nothing is subscribed (is the subscribe awaited, and done first?), "
+    "and get_message() returns at once unless it is given a timeout."
+)
 DELIVERY_TIMEOUT = 3.0
 RESUME_WITHIN = 5.0
 
@@ -59,9 +76,15 @@ async def _check(t: T, rng: random.Random) -> None:
     async with contextlib.AsyncExitStack() as stack:
         redis_server = await stack.enter_async_context(own_redis())
         with t.step("your app starts under uvicorn --workers 3 with one shared Redis"):
-            cluster = await stack.enter_async_context(
-                serve_cluster(t.learner_file, WORKERS, fail_on_crash=False, redis_url=redis_server.url)
-            )
+            try:
+                cluster = await stack.enter_async_context(
+                    serve_cluster(t.learner_file, WORKERS, fail_on_crash=False, redis_url=redis_server.url)
+                )
+            except CheckFailed as failed:
+                if "workers ready after" not in str(failed):
+                    raise
+                head, tail, lines = str(failed).partition(" The workers' last lines:")
+                raise CheckFailed(head + START_HANG + tail + lines) from None
         watch = CrashWatch(cluster, t.learner_file)
         clients: list[Client] = []
 
@@ -74,6 +97,14 @@ async def _check(t: T, rng: random.Random) -> None:
         with t.step("clients on every worker are greeted with their worker's PID"):
             await _meet_every_worker(t, url, clients, cluster.worker_pids())
             watch.check()
+
+        async def why_not() -> str:
+            """Why a worker stopped delivering: a loop that spins, or a listener task that raised."""
+            busy = await busy_workers(cluster.worker_pids(), 1.0)
+            if busy:
+                return " " + _spin(busy)
+            where = await traceback_at_stop(cluster, t.learner_file)
+            return (f" When the workers stopped, your listener task turned out to have raised {where}" if where else "")
 
         with t.step("a message sent through one worker reaches every client on every worker, once"):
             sender = rng.choice(clients)
@@ -89,7 +120,7 @@ async def _check(t: T, rng: random.Random) -> None:
                     + ("Only the sender's worker delivered it: the broadcast is local to one process "
                        "(the multi-worker mirage). Publish through Redis, and let each worker's listener deliver."
                        if local else
-                       "Is each worker subscribed, and is its listener task still running?")
+                       "Is each worker subscribed, and is its listener task still running?" + await why_not())
                 )
             await asyncio.sleep(0.3)
             twice = [c for c in clients if len(_received(c, run)) > 1]
@@ -100,34 +131,65 @@ async def _check(t: T, rng: random.Random) -> None:
         with t.step("each worker holds one Redis subscription, however many clients it serves"):
             await _one_subscription_per_worker(t, redis_server.url, len(clients))
 
+        with t.step("while nothing is sent, the workers sit idle: the listener waits for messages instead of polling"):
+            await asyncio.sleep(0.3)  # let the first message's sends finish
+            busy = await busy_workers(cluster.worker_pids(), IDLE_WINDOW)
+            t.expect(not busy, expected="about 0 CPU seconds per second on each idle worker", got=_rates(busy),
+                     message=_spin(busy))
+
         with t.step("messages from several publishers arrive everywhere, each publisher's in order, once"):
             await _burst(t, rng, clients, f"{run}-burst")
             watch.check()
 
         with t.step("after a Redis restart, delivery resumes on every worker within 5 s, and the clients stay connected"):
             await asyncio.to_thread(_outage, redis_server)
-            await _resume(t, clients, f"{run}-resume")
+            await _resume(t, clients, f"{run}-resume", why_not)
             watch.check()
 
 
 async def _meet_every_worker(t: T, url: str, clients: list[Client], pids: list[int]) -> None:
-    """Open connections a few at a time until every worker has greeted one."""
-    seen: set[Any] = set()
-    while set(pids) - seen and len(clients) < MAX_CONNECTIONS:
+    """Open connections a few at a time until every worker has greeted one and there are enough.
+
+    The kernel, not uvicorn, picks the worker, and on a busy machine one worker can lose
+    nearly every race: connections to a worker that has plenty are closed again, and
+    more are tried.
+    """
+    seen: Counter[Any] = Counter()
+    attempts = 0
+    while (set(pids) - set(seen) or len(clients) < MIN_CONNECTIONS) and attempts < MAX_ATTEMPTS:
         batch = await asyncio.gather(*(Client.open(url) for _ in range(WORKERS)), return_exceptions=True)
+        attempts += len(batch)
         for opened in batch:
             if isinstance(opened, BaseException):
-                raise CheckFailed(f"Could not open a WebSocket to /ws: {type(opened).__name__}: {opened}")
-            clients.append(opened)
+                busy = await busy_workers(pids, 1.0)
+                raise CheckFailed(f"Could not open a WebSocket to /ws: {type(opened).__name__}: {opened}"
+                                  + (f". {_spin(busy)}" if busy else ""))
             hello = opened.hello
             if not (isinstance(hello, dict) and hello.get("type") == "hello" and isinstance(hello.get("pid"), int)):
+                clients.append(opened)
                 t.fail(f'The first frame should be {{"type": "hello", "pid": <the worker\'s PID>}}; got {hello!r}')
-            seen.add(hello["pid"])
-    strangers = seen - set(pids)
+            if seen[hello["pid"]] >= PER_WORKER and set(pids) - set(seen):
+                await opened.close()  # this worker has plenty; make room for tries at the others
+                continue
+            clients.append(opened)
+            seen[hello["pid"]] += 1
+    strangers = set(seen) - set(pids)
     t.expect(not strangers, expected=f"PIDs of the workers {pids}", got=sorted(strangers),
              message="The hello frame's pid is not one of the workers' PIDs: send os.getpid().")
-    t.expect(not set(pids) - seen, expected=f"all {WORKERS} workers", got=f"{len(seen)} after {len(clients)} connections",
-             message="Could not reach every worker.")
+    if set(pids) - set(seen):
+        busy = await busy_workers(pids, 1.0)
+        t.fail(f"{len(seen)} of {WORKERS} workers answered after {attempts} connections: the kernel never handed one "
+               "to the others. " + (_spin(busy) if busy else "Run the check again; if it keeps failing, say so."))
+
+
+def _rates(busy: dict[int, float]) -> str:
+    return ", ".join(f"worker {pid}: {rate:.2f}" for pid, rate in sorted(busy.items())) or "nothing"
+
+
+def _spin(busy: dict[int, float]) -> str:
+    which = ("Worker " if len(busy) == 1 else "Workers ") + ", ".join(str(pid) for pid in sorted(busy))
+    top = max(busy.values(), default=0.0)
+    return SPIN.format(which=which, rate=f"{min(top, 1.0):.0%}" if len(busy) == 1 else f"up to {min(top, 1.0):.0%}")
 
 
 async def _one_subscription_per_worker(t: T, redis_url: str, n_clients: int) -> None:
@@ -184,7 +246,7 @@ def _outage(server: Any) -> None:
         time.sleep(0.5)
 
 
-async def _resume(t: T, clients: list[Client], run: str) -> None:
+async def _resume(t: T, clients: list[Client], run: str, why_not: Callable[[], Awaitable[str]]) -> None:
     """Publish a probe every 0.2 s until every client got one after the restart."""
     started = time.monotonic()
     n = 0
@@ -208,4 +270,5 @@ async def _resume(t: T, clients: list[Client], run: str) -> None:
                "A Redis outage should not cost the clients their connections: catch RedisError where it happens.")
     t.fail(f"Redis was back, and {n} messages were sent over {RESUME_WITHIN:g} s; {sum(ok)} of {len(clients)} clients "
            f"received any of them ({_by_worker(clients, ok)}). Does the listener end when Redis goes away? "
-           "Catch RedisError in listen(), wait a moment and read again.")
+           "Catch RedisError inside listen()'s loop, wait a moment and read again: the listener must outlive the outage."
+           + await why_not())

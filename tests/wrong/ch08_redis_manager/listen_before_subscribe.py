@@ -30,8 +30,7 @@ class Manager:
     async def start(self) -> None:
         self.redis = redis.from_url(REDIS_URL)
         self.pubsub = self.redis.pubsub()
-        # Subscribe before the listener starts: redis-py's listen() ends at once while nothing is
-        # subscribed. And subscribe before the app serves, so no early message is missed.
+        # The listener starts now; the subscribe happens when the first client connects (see chat()).
         self.listener = asyncio.create_task(self.listen())
 
     async def stop(self) -> None:
