@@ -64,6 +64,12 @@ async def _expect_entries(t: T, client: Client, want: list[str], published: dict
                    "resume strictly after last_id. ")
     elif any(ids.count(i) > 1 for i in ids):
         problem = "Some entries arrived twice. "
+    elif not ids and want:
+        problem = "Nothing arrived. "
+    elif len(ids) < len(want) and ids == want[:len(ids)] and client.closed is None:
+        problem = (f"It got {'only the first' if len(ids) == 1 else f'the first {len(ids)}'} and none after, "
+                   "though it is still connected: entries that arrived "
+                   "while it was sending the earlier ones were skipped. Does each read start after the last entry sent? ")
     elif ids and set(ids) <= set(want) and len(ids) < len(want):
         problem = "Some entries are missing. "
     elif ids and ids[0] not in want:
@@ -100,7 +106,9 @@ async def _check(learner: ModuleType, t: T, rng: random.Random) -> None:
             clients.append(client)
             hello = client.hello
             if not (isinstance(hello, dict) and hello.get("type") == "hello" and isinstance(hello.get("last_id"), str)):
-                raise CheckFailed(f'The first frame should be {{"type": "hello", "last_id": "<id>"}}; got {hello!r}')
+                raise CheckFailed(f'The first frame should be {{"type": "hello", "last_id": "<id>"}}; got {hello!r}'
+                                  + ("" if last_id else ". A client that gives no last_id starts at the current end "
+                                     "of the stream: the id of the newest entry (0-0 while the stream is empty)."))
             if last_id is not None and hello["last_id"] != last_id:
                 raise CheckFailed(f"A client that came back with last_id={last_id} was greeted with "
                                   f"last_id={hello['last_id']}: it should resume from the id it gave.")
