@@ -3,9 +3,9 @@
 ``/mirage/ws`` greets each client with ``{"type": "hello", "pid": <worker pid>}``;
 every text a client sends, and every ``POST /mirage/publish?text=``, goes to the
 sockets *this process* knows: ``{"type": "message", "text": ..., "from_pid": ...}``.
-With one worker that is everyone. With ``--workers 3`` it is about a third of
-them, and nothing says so: the publish answers ``{"delivered": k}`` with the
-local count only. ``/scale/ws`` (scaling.py) is the same chat through Redis.
+With one worker that is everyone. With ``--workers 3`` it is only the clients the
+kernel happened to hand to this worker (rarely a third each), and nothing says so:
+the publish answers ``{"delivered": k}`` with the local count only. ``/scale/ws`` (scaling.py) is the same chat through Redis.
 """
 
 from __future__ import annotations
