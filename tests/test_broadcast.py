@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import pytest
 import redis
 
-from course_app.faults import async_wait_until, redis_outage
+from course_app.faults import async_wait_until, redis_outage, restart_redis
 from course_app.realtime import Broadcast, BroadcastUnavailable, CloseCode, Subscriber, SubscriberTooSlow
 from course_app.redis_server import EmbeddedRedis
 from course_app.server import free_port
@@ -194,6 +194,32 @@ def test_pubsub_delivery_comes_back_after_a_redis_restart(caplog: pytest.LogCapt
     assert "did not answer" in reason and server.url in reason
     assert back == "back"
     assert any("back on Redis" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("backend", ["pubsub", "streams"])
+def test_publishing_right_after_a_redis_restart_does_not_fail_on_stale_pooled_connections(backend: str) -> None:
+    """Every idle pooled connection died with the old Redis: no publish may fail because it drew one."""
+
+    async def go(server: EmbeddedRedis) -> tuple[int, list[str]]:
+        async with Broadcast(urls(server)[backend]) as broadcast, broadcast.subscribe("c") as sub:
+            await asyncio.gather(*(broadcast.publish("c", n) for n in range(10)))  # ten pooled connections
+            await drain(sub, 10)
+            pooled = len(broadcast.backend._client.connection_pool._available_connections)  # type: ignore[attr-defined]
+            await asyncio.to_thread(restart_redis, server)
+            await async_wait_until(broadcast.backend.listener.ready.is_set, 10,  # type: ignore[attr-defined]
+                                   "the listener to be back on Redis")
+            outcomes = [await asyncio.wait_for(broadcast.publish("c", "first"), 10)]
+            outcomes += await asyncio.gather(*(asyncio.wait_for(broadcast.publish("c", n), 10) for n in range(10)),
+                                             return_exceptions=True)
+            if backend == "streams":  # XREVRANGE and XRANGE draw pooled connections too
+                async with broadcast.subscribe("other") as other, broadcast.subscribe("c", last_id="0-0") as again:
+                    outcomes += [other.pending(), again.pending()]
+            return pooled, [repr(o) for o in outcomes if isinstance(o, BaseException)]
+
+    with EmbeddedRedis(persist=True) as server:
+        pooled, failures = run(go(server))
+    assert pooled >= 5  # otherwise the test did not set up what it means to test
+    assert failures == []
 
 
 def _quiet(probe: Any) -> Any:

@@ -1,4 +1,13 @@
-"""What both Redis backends share: a client that fails fast, clear outage messages, and a reconnect loop."""
+"""What both Redis backends share: a client that fails fast, clear outage messages, and a reconnect loop.
+
+One-shot commands (PUBLISH, XADD, XRANGE) go through ``RedisBackend.command``:
+after a Redis restart every idle pooled connection is dead, and redis-py 8.1
+hands them out unchecked (its pool skips the check while maintenance
+notifications are ``"auto"``, the default), so the first command on each one
+fails with "Connection closed by server". ``command`` drops the idle
+connections and tries once more at once on a fresh one; a second failure is
+the outage. The listener does not use it: it has its own loop with backoff.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +15,14 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from course_app.realtime.backends.base import BroadcastUnavailable, Deliver
 
@@ -19,6 +31,9 @@ __all__ = ["OUTAGE", "Listener", "RedisBackend", "client_for", "ping", "unavaila
 log = logging.getLogger("course_app.realtime")
 
 OUTAGE = (RedisError, OSError)  # what a Redis that went away raises (ConnectionError, TimeoutError, resets)
+DEAD_CONNECTION = (RedisConnectionError, RedisTimeoutError, OSError)  # worth one more try on a fresh connection
+
+R = TypeVar("R")
 
 
 def client_for(url: str) -> aioredis.Redis:
@@ -123,6 +138,25 @@ class RedisBackend:
     async def stop(self) -> None:
         if self._client is not None:
             await self._client.aclose()
+
+    async def command(self, doing: str, call: Callable[[aioredis.Redis], Awaitable[R]]) -> R:
+        """Run ``call(client)``; if its pooled connection was dead, once more at once on a fresh one.
+
+        Raises BroadcastUnavailable (saying what we were ``doing``) when the second
+        try fails too, or when Redis answered with an error.
+        """
+        client = self._client
+        assert client is not None, "Redis command before start: use `async with Broadcast(...)`"
+        try:
+            try:
+                return await call(client)
+            except DEAD_CONNECTION:
+                # After a restart every idle connection is dead, not only this one (which redis-py
+                # already disconnected): drop them all, so the retry connects afresh.
+                await client.connection_pool.disconnect(inuse_connections=False)
+            return await call(client)
+        except OUTAGE as err:
+            raise unavailable(self.url, err, doing) from None
 
     async def _session(self, connected: Callable[[], None]) -> None:
         raise NotImplementedError

@@ -16,7 +16,7 @@ from typing import Any
 
 from redis.asyncio.client import PubSub
 
-from course_app.realtime.backends._redis import OUTAGE, RedisBackend, unavailable
+from course_app.realtime.backends._redis import OUTAGE, RedisBackend
 from course_app.realtime.backends.base import Event
 
 __all__ = ["RedisPubSubBackend"]
@@ -88,11 +88,8 @@ class RedisPubSubBackend(RedisBackend):
 
     async def publish(self, channel: str, message: Any, text: str) -> int:
         """Returns how many processes' listeners Redis handed it to."""
-        assert self._client is not None, "publish before start: use `async with Broadcast(...)`"
-        try:
-            return int(await self._client.publish(channel, text))
-        except OUTAGE as err:
-            raise unavailable(self.url, err, f"publishing to {channel!r}") from None
+        listeners = await self.command(f"publishing to {channel!r}", lambda client: client.publish(channel, text))
+        return int(listeners)
 
     async def replay(self, channel: str, after_id: str) -> list[Event]:
         return []

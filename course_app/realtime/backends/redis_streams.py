@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 
-from course_app.realtime.backends._redis import OUTAGE, RedisBackend, unavailable
+from course_app.realtime.backends._redis import RedisBackend
 from course_app.realtime.backends.base import Event
 
 __all__ = ["RedisStreamsBackend"]
@@ -60,11 +60,8 @@ class RedisStreamsBackend(RedisBackend):
 
     async def subscribe(self, channel: str) -> None:
         """Start reading ``channel`` from its current end (the subscriber replays older entries itself)."""
-        assert self._client is not None
-        try:
-            newest: Any = await self._client.xrevrange(channel, "+", "-", count=1)
-        except OUTAGE as err:
-            raise unavailable(self.url, err, f"finding the end of stream {channel!r}") from None
+        newest: Any = await self.command(f"finding the end of stream {channel!r}",
+                                         lambda client: client.xrevrange(channel, "+", "-", count=1))
         self._cursors.setdefault(channel, newest[0][0].decode() if newest else "0-0")
         self._changed.set()
 
@@ -72,20 +69,14 @@ class RedisStreamsBackend(RedisBackend):
         self._cursors.pop(channel, None)
 
     async def publish(self, channel: str, message: Any, text: str) -> None:
-        assert self._client is not None, "publish before start: use `async with Broadcast(...)`"
-        try:
-            await self._client.xadd(channel, {FIELD: text}, maxlen=self.maxlen, approximate=True)
-        except OUTAGE as err:
-            raise unavailable(self.url, err, f"adding to stream {channel!r}") from None
+        await self.command(f"adding to stream {channel!r}",
+                           lambda client: client.xadd(channel, {FIELD: text}, maxlen=self.maxlen, approximate=True))
         return None  # readers pull at their own pace: nobody has it yet
 
     async def replay(self, channel: str, after_id: str) -> list[Event]:
         """Every entry of ``channel`` after ``after_id`` still in the stream, oldest first."""
-        assert self._client is not None
-        try:
-            entries: Any = await self._client.xrange(channel, f"({after_id}", "+")
-        except OUTAGE as err:
-            raise unavailable(self.url, err, f"replaying stream {channel!r}") from None
+        entries: Any = await self.command(f"replaying stream {channel!r}",
+                                          lambda client: client.xrange(channel, f"({after_id}", "+"))
         events = [_event(channel, entry_id, fields) for entry_id, fields in entries]
         return [event for event in events if event.message is not _NOT_JSON]
 
