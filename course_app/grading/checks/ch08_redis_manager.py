@@ -44,7 +44,7 @@ START_HANG = (
 SPIN = (
     "{which} used {rate} of a CPU core with nothing to do. A loop that never waits holds the worker: "
     "redis-py's listen() ends at once while nothing is subscribed (is the subscribe awaited, and done first?), "
-    "and get_message() returns at once unless it is given a timeout."
+    "and get_message() returns at once with its default timeout of 0."
 )
 DELIVERY_TIMEOUT = 3.0
 RESUME_WITHIN = 5.0
