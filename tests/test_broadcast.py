@@ -7,7 +7,10 @@ same port. Waits are bounded by counters and deadlines, never by fixed sleeps.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
+import random
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -16,6 +19,7 @@ import redis
 
 from course_app.faults import async_wait_until, redis_outage, restart_redis
 from course_app.realtime import Broadcast, BroadcastUnavailable, CloseCode, Subscriber, SubscriberTooSlow
+from course_app.realtime.gc_tuning import tune_gc
 from course_app.redis_server import EmbeddedRedis
 from course_app.server import free_port
 
@@ -134,6 +138,104 @@ def test_bad_arguments_say_what_to_do() -> None:
 
     with pytest.raises(ValueError, match="Streams"):
         run(go())
+
+
+def test_members_are_served_in_the_order_they_joined() -> None:
+    """Writers wake in join order (a dict of members, not a set): first come, first served."""
+    async def go() -> list[int]:
+        served: list[int] = []
+        async with Broadcast() as broadcast, contextlib.AsyncExitStack() as stack:
+            subscribers = [await stack.enter_async_context(broadcast.subscribe("feed")) for _ in range(50)]
+
+            async def member(n: int, subscriber: Subscriber) -> None:
+                await subscriber.get()
+                served.append(n)
+
+            order = list(range(50))
+            random.Random(8).shuffle(order)  # tasks started in another order than the members joined
+            tasks = [asyncio.create_task(member(n, subscribers[n])) for n in order]
+            await asyncio.sleep(0)  # every member waits
+            await broadcast.publish("feed", "go")
+            await asyncio.gather(*tasks)
+        return served
+
+    assert run(go()) == list(range(50))
+
+
+def test_a_backlog_is_read_after_one_wake_up() -> None:
+    """get() suspends only on an empty queue: ten queued events cost a writer one wake-up, not ten."""
+    async def go() -> tuple[list[Any], int]:
+        loop = asyncio.get_running_loop()
+        created = 0
+        make_future = loop.create_future
+
+        def counting_create_future() -> asyncio.Future[Any]:
+            nonlocal created
+            created += 1
+            return make_future()
+
+        async with Broadcast() as broadcast, broadcast.subscribe("feed") as subscriber:
+            loop.create_future = counting_create_future  # type: ignore[method-assign]
+            try:
+                first = asyncio.create_task(subscriber.get())
+                await asyncio.sleep(0)  # the reader waits: one future
+                for n in range(10):
+                    await broadcast.publish("feed", n)
+                got = [(await first).message] + [(await subscriber.get()).message for _ in range(9)]
+            finally:
+                del loop.create_future  # type: ignore[method-assign]
+        return got, created
+
+    got, waits = run(go())
+    assert got == list(range(10)) and waits == 1
+
+
+def test_tune_gc_stops_the_collections_a_broadcast_to_1000_members_causes() -> None:
+    """Counted with gc.callbacks: the default young threshold collects about once per broadcast, tune_gc() never."""
+    async def broadcasts(n: int) -> None:
+        async with Broadcast(queue_size=4) as broadcast, contextlib.AsyncExitStack() as stack:
+            subscribers = [await stack.enter_async_context(broadcast.subscribe("feed")) for _ in range(1000)]
+
+            async def writer(subscriber: Subscriber) -> None:
+                while True:
+                    await subscriber.get()
+
+            tasks = [asyncio.create_task(writer(s)) for s in subscribers]
+            await asyncio.sleep(0)
+            collections.clear()
+            for _ in range(n):
+                await broadcast.publish("feed", "x" * 200)
+                await asyncio.sleep(0)  # every writer takes its event
+                await asyncio.sleep(0)
+            counted.append(collections.count("young"))
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    collections: list[str] = []
+    counted: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append("young" if info["generation"] == 0 else f"gen{info['generation']}")
+
+    gc.callbacks.append(count)
+    old = gc.get_threshold()
+    try:
+        gc.set_threshold(700, old[1], old[2])  # CPython's default
+        run(broadcasts(40))
+        assert tune_gc() == (700, old[1], old[2])
+        assert gc.get_threshold()[0] == 10_000 and gc.get_freeze_count() > 0
+        run(broadcasts(40))
+    finally:
+        gc.callbacks.remove(count)
+        gc.unfreeze()
+        gc.set_threshold(*old)
+    default, tuned = counted
+    assert default >= 30, counted  # about one per broadcast
+    assert tuned == 0, counted
+    with pytest.raises(ValueError, match="positive"):
+        tune_gc(0)
 
 
 # -- cleanup -----------------------------------------------------------------------

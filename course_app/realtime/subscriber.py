@@ -51,6 +51,7 @@ class Subscriber:
         self.last_id = last_id  # the newest Streams id handed to this subscriber
         self.dropped = 0  # events discarded by drop_oldest / latest_wins
         self._queue: deque[Event] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None  # found once: get_running_loop() costs a getpid() call
         self._waiter: asyncio.Future[None] | None = None
         self._error: SubscriberTooSlow | None = None
         self._held: list[Event] | None = None  # while replaying: live events wait here
@@ -58,10 +59,12 @@ class Subscriber:
     # -- the reader's side ------------------------------------------------------
     async def get(self) -> Event:
         """The next event; raises ``SubscriberTooSlow`` once this subscriber was dropped."""
-        while not self._queue:
+        while not self._queue:  # suspends only when nothing is queued: one wake-up, then the whole backlog
             if self._error is not None:
                 raise self._error
-            self._waiter = asyncio.get_running_loop().create_future()
+            if self._loop is None:
+                self._loop = asyncio.get_running_loop()
+            self._waiter = self._loop.create_future()
             try:
                 await self._waiter
             finally:
