@@ -16,7 +16,7 @@ from typing import Any
 
 from redis.asyncio.client import PubSub
 
-from course_app.realtime.backends._redis import OUTAGE, RedisBackend
+from course_app.realtime.backends._redis import OUTAGE, RedisBackend, still_wanted
 from course_app.realtime.backends.base import Event
 
 __all__ = ["RedisPubSubBackend"]
@@ -43,6 +43,7 @@ class RedisPubSubBackend(RedisBackend):
                 await pubsub.subscribe(*self._channels)
             connected()
             while True:
+                still_wanted()
                 item = await pubsub.get_message(timeout=None)
                 if item is not None:
                     self._handle(item)

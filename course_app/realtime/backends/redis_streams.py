@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 
-from course_app.realtime.backends._redis import RedisBackend
+from course_app.realtime.backends._redis import RedisBackend, still_wanted
 from course_app.realtime.backends.base import Event
 
 __all__ = ["RedisStreamsBackend"]
@@ -43,6 +43,7 @@ class RedisStreamsBackend(RedisBackend):
         await client.ping()
         connected()
         while True:
+            still_wanted()
             if not self._cursors:
                 self._changed.clear()
                 await self._changed.wait()
