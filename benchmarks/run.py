@@ -1,12 +1,14 @@
 """`make bench`: how long the learner waits. Medians over repeated runs, written as JSON and a PNG.
 
-    python -m benchmarks.run [--repeat 5] [--skip-notebooks] [--skip-fanout] [--fanout-only]
+    python -m benchmarks.run [--repeat 5] [--skip-notebooks] [--skip-fanout] [--fanout-only] [--skip-ch08] [--ch08-only]
 
 Measures
 - the wall time of `course check <id> --solutions` for chosen exercises (target for ch01_gather: <= 1.5 s),
 - the wall time of each notebook run top to bottom in solutions mode,
 - fan-out at 1,000 clients (benchmarks/fanout.py: latency, stalled readers, memory per connection;
-  results/fanout.json and fanout.png).
+  results/fanout.json and fanout.png),
+- chapter 08 at scale: 3 workers through Redis Pub/Sub and Streams vs one worker without Redis, 1,000 clients,
+  100 messages/s (benchmarks/ch08_scaling.py; results/ch08_scaling.json and ch08_scaling.png).
 Quote medians and ratios from one run: shared machines are noisy.
 """
 
@@ -76,7 +78,15 @@ def main() -> int:
     parser.add_argument("--skip-notebooks", action="store_true")
     parser.add_argument("--skip-fanout", action="store_true")
     parser.add_argument("--fanout-only", action="store_true", help="only the fan-out benchmark (about two minutes)")
+    parser.add_argument("--skip-ch08", action="store_true")
+    parser.add_argument("--ch08-only", action="store_true", help="only the chapter 08 scaling benchmark (about a minute)")
     args = parser.parse_args()
+    if not args.skip_ch08 and not args.fanout_only:
+        from benchmarks import ch08_scaling
+
+        ch08_scaling.main([])
+        if args.ch08_only:
+            return 0
     if not args.skip_fanout:
         from benchmarks import fanout
 
