@@ -225,6 +225,17 @@ def plot(data: dict[str, Any], out: Path) -> None:
     fig.savefig(out, dpi=100)
 
 
+def dumps(value: Any, depth: int = 0) -> str:
+    """JSON with the outer levels indented and the details (rounds, timelines) one per line."""
+    pad = "  " * (depth + 1)
+    if isinstance(value, dict) and depth < 4:
+        items = [f"{pad}{json.dumps(k)}: {dumps(v, depth + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * depth + "}" if items else "{}"
+    if isinstance(value, list) and value and any(isinstance(v, (dict, list)) for v in value):
+        return "[\n" + ",\n".join(pad + json.dumps(v) for v in value) + "\n" + "  " * depth + "]"
+    return json.dumps(value)
+
+
 def main() -> int:
     started = time.monotonic()
     load_before = os.getloadavg()
@@ -235,7 +246,7 @@ def main() -> int:
                     "load_average": [round(x, 2) for x in os.getloadavg()],
                     "when": time.strftime("%Y-%m-%dT%H:%M:%S"), "seconds": round(time.monotonic() - started, 1)}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "fanout.json").write_text(json.dumps(data, indent=2))
+    (RESULTS / "fanout.json").write_text(dumps(data) + "\n")
     plot(data, RESULTS / "fanout.png")
     print(table(data))
     for name, m in data["memory"].items():

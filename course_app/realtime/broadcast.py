@@ -110,8 +110,8 @@ class Broadcast:
 
         Members are kept in a dict, in the order they joined, not in a set: the
         writers then wake in the order their sockets were opened, first come
-        first served, and at 1,000 members that ran about 10% less CPU per
-        broadcast than a set's hash order (benchmarks/fanout.py).
+        first served, and at 1,000 members the server spent 3-12% less CPU per
+        broadcast than in a set's hash order (paired runs of benchmarks/fanout.py).
         """
         members = self._channels.get(event.channel)
         if not members:

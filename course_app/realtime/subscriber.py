@@ -59,7 +59,10 @@ class Subscriber:
     # -- the reader's side ------------------------------------------------------
     async def get(self) -> Event:
         """The next event; raises ``SubscriberTooSlow`` once this subscriber was dropped."""
-        while not self._queue:  # suspends only when nothing is queued: one wake-up, then the whole backlog
+        queue = self._queue
+        if queue and self._error is None:
+            return queue.popleft()
+        while not queue:  # suspends only when nothing is queued: one wake-up, then the whole backlog
             if self._error is not None:
                 raise self._error
             if self._loop is None:
@@ -91,6 +94,11 @@ class Subscriber:
 
     def offer(self, event: Event) -> bool:
         """Queue ``event`` by the policy; returns False when this subscriber is (now) dropped."""
+        queue = self._queue
+        if len(queue) < self.queue_size and self._error is None and self._held is None and event.id is None:
+            queue.append(event)  # the common case, once per member per broadcast: room, no policy, no replay
+            self._wake()
+            return True
         if self._error is not None:
             return False
         if self._held is not None:
@@ -100,7 +108,6 @@ class Subscriber:
             if self.last_id is not None and _stream_id(event.id) <= _stream_id(self.last_id):
                 return True  # already had it (a replay overlapped the live stream)
             self.last_id = event.id
-        queue = self._queue
         if len(queue) >= self.queue_size:
             if self.overflow == "close":
                 self._error = SubscriberTooSlow(
