@@ -179,6 +179,7 @@ class Shot:
     at: float = 0.0  # seconds since the stall (drop window only)
     gc_max_ms: float | None = None  # the server's longest collection since the previous stats (drop window only)
     members: int | None = None
+    cpu_ms: float | None = None  # the server's CPU time since the previous stats (drop window only)
 
 
 @dataclass
@@ -311,7 +312,7 @@ async def drop_window(c: Contender) -> dict[str, Any]:
         if not shot.complete or stats is None:  # its broadcasting is blocked by a stalled member
             c.stuck_at = ("drop", len(shots) + (shot.complete and stats is None))
             break
-        shot.gc_max_ms, shot.members = max(stats["gc_max_ms"]), stats["members"]
+        shot.gc_max_ms, shot.members, shot.cpu_ms = max(stats["gc_max_ms"]), stats["members"], stats["cpu_ms"]
         if dropped_at is None and stats["members"] <= CLIENTS:
             dropped_at = time.monotonic() - started
         await asyncio.sleep(GAP)
@@ -321,9 +322,10 @@ async def drop_window(c: Contender) -> dict[str, Any]:
         "dropped_after_s": None if dropped_at is None else round(dropped_at, 2),
         "stuck_at_broadcast": c.stuck_at[1] if c.stuck_at else None,
         "series": [[shot.at, ms(statistics.median(shot.latencies)) if shot.latencies else None,
-                    ms(max(shot.latencies, default=0.0)), shot.gc_max_ms, shot.members] for shot in shots],
+                    ms(max(shot.latencies, default=0.0)), shot.gc_max_ms, shot.members, shot.cpu_ms] for shot in shots],
+        "series_columns": ["at_s", "p50_ms", "max_ms", "gc_max_ms", "members", "server_cpu_ms"],
         "slowest": [{"at_s": shot.at, "max_ms": ms(max(shot.latencies, default=0.0)), "gc_max_ms": shot.gc_max_ms,
-                     "members_after": shot.members} for shot in slowest],
+                     "members_after": shot.members, "server_cpu_ms": shot.cpu_ms} for shot in slowest],
     }
 
 
