@@ -57,6 +57,9 @@ from course_app.logcapture import capture_logs
 from course_app.realtime.codes import CloseCode
 from course_app.server import BackgroundServer
 
+# One worker runs the whole module, in order (pytest-xdist --dist loadgroup): test_nothing_is_left_running checks the servers every case used.
+pytestmark = pytest.mark.xdist_group("bad-input-corpus")
+
 def _crash_marked(record: logging.LogRecord) -> bool:
     return record.getMessage().startswith("Exception in ASGI application")
 

@@ -44,6 +44,9 @@ from course_app.security.forgery import forged_tokens
 from course_app.security.tokens import issue_token
 from course_app.server import BackgroundServer
 
+# One worker runs the whole module, in order (pytest-xdist --dist loadgroup): its last tests read what the earlier ones left (the captured logs, the bystanders).
+pytestmark = pytest.mark.xdist_group("attack-corpus")
+
 R = TypeVar("R")
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 1.0
