@@ -45,7 +45,11 @@ def lab(tmp_path: Path) -> Iterator[str]:
     root = tmp_path / "lab"
     shutil.copytree(ROOT / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns("conftest.py"))
     port = free_port()
-    env = {**os.environ, "COURSE_ROOT": str(ROOT), "COURSE_SOLUTIONS": "1"}
+    # A workspace and settings of its own: JupyterLab restores the tabs of the last session from
+    # ~/.jupyter/lab/workspaces, and a notebook someone had open there would be a second .jp-Notebook.
+    env = {**os.environ, "COURSE_ROOT": str(ROOT), "COURSE_SOLUTIONS": "1",
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
+           "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}
     log = (tmp_path / "lab.log").open("wb")
     proc = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "jupyter"), "lab", "--allow-root", "--no-browser", f"--port={port}",
