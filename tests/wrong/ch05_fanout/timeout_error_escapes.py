@@ -1,8 +1,9 @@
 """Gives each send a deadline with wait_for, but gathers without
-return_exceptions: the first TimeoutError escapes the broadcast, POST /publish
-answers 500, and nobody is dropped.
+return_exceptions: the first exception escapes the broadcast (a stalled reader's
+TimeoutError, or a leaving reader's WebSocketDisconnect, whichever comes first),
+POST /publish answers 500, and nobody is dropped.
 
-Fails: TimeoutError
+Fails: TimeoutError | WebSocketDisconnect
 """
 
 import asyncio
