@@ -30,8 +30,8 @@ __all__ = ["Block", "LoopWatch", "Mark", "current", "watch_running_loop"]
 BLOCK = 0.25  # a single hold of the loop this long is reported
 HELD = 0.2  # ... and so is learner code seen running on a loop this long in all,
 HELD_SHARE = 0.3  # ... when that is this share of the time or more
-_TICK = 0.02  # how often each loop is probed
-_SAMPLE = 0.005  # how often the loop threads' stacks are sampled
+_SAMPLE = 0.005  # how often the loop threads' stacks are sampled (and a probe re-posted once it ran)
+_GAP = 0.05  # a longer pause of the watchdog itself (a loaded machine) counts as this much
 
 
 @dataclass(frozen=True)
@@ -168,13 +168,18 @@ class LoopWatch:
     # -- the watchdog --------------------------------------------------------
     def _run(self) -> None:
         current = sys._current_frames
+        last = time.perf_counter()
         while not self._stop.is_set():
             now = time.perf_counter()
+            # The time since the last sample, not the nominal interval: on a loaded machine this
+            # thread wakes late, and a hold it sampled once may have lasted several intervals.
+            gap, last = min(now - last, _GAP), now
             with self._lock:
                 probes = list(self._probes.values())
             frames = current()
             for probe in probes:
-                if probe.posted == 0.0 or (probe.done.is_set() and now - probe.posted >= _TICK):
+                # A probe is posted again as soon as it ran, so its lateness is the length of a hold.
+                if probe.posted == 0.0 or probe.done.is_set():
                     if probe.posted:
                         self._judge(probe, now)
                     if not probe.post():
@@ -193,8 +198,8 @@ class LoopWatch:
                     # is almost never caught here; one that blocks is caught every time. It counts
                     # as held only while the thread waits off the CPU (sleeping, blocking I/O).
                     probe.seen[where] += 1
-                    if probe.waiting(cpu_before, _SAMPLE):
-                        self.held += _SAMPLE
+                    if probe.waiting(cpu_before, gap):
+                        self.held += gap
                         self._held_where[where] += 1
             del frames
             self._stop.wait(_SAMPLE)
