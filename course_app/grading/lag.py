@@ -87,13 +87,14 @@ class _Probe:
             return None
 
     def waiting(self, since: float | None, wall: float) -> bool:
-        """True unless the thread was on the CPU for half of ``wall`` or more since CPU time ``since``.
+        """True unless the thread was on the CPU for a tenth of ``wall`` or more since CPU time ``since``.
 
-        A blocking call (time.sleep, a sync HTTP call) waits off the CPU; code that is merely
-        busy for a while (a long fan-out loop on a loaded machine) is on it.
+        A blocking call (time.sleep, a sync HTTP call) waits off the CPU and uses next to none
+        of it; code that is merely busy (a long fan-out loop) uses it whenever it is scheduled,
+        which on a loaded 2-core machine may be a third of the time or less, hence a tenth.
         """
         now = self.cpu()
-        return since is None or now is None or now - since < 0.5 * wall
+        return since is None or now is None or now - since < 0.1 * wall
 
     def post(self) -> bool:
         self.cpu_at_post = self.cpu()
