@@ -79,6 +79,14 @@ def _solution(name: str) -> ModuleType:
     return module
 
 
+@pytest.fixture(autouse=True)
+def _handshake_lines_logged() -> None:
+    """Ask for uvicorn's handshake lines before every test of the corpus: other tests that run on the
+    same xdist worker in between start servers of their own, and every uvicorn start sets the
+    process-wide ``uvicorn.error`` level back to its own (warning), which would hide them."""
+    logging.getLogger("uvicorn.error").setLevel(logging.INFO)
+
+
 @pytest.fixture(scope="module")
 def targets() -> Iterator[Targets]:
     first = _solution("ch07_first_message_auth")
