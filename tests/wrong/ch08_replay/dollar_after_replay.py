@@ -2,7 +2,7 @@
 live stream with XREAD "$" on every read, as if it were Pub/Sub: entries added while
 the handler was sending are skipped, so a burst arrives with holes in it.
 
-Fails: a burst of entries added at once
+Fails: a burst of entries added at once | entries that arrived while it was sending the earlier ones were skipped
 """
 
 import asyncio
