@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 import course_app
-from course_app.app import create_app
 from course_app.logcapture import capture_logs
 from course_app.server import BackgroundServer
 

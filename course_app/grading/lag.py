@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from course_app.grading.tracing import relative
+
 __all__ = ["Block", "LoopWatch", "Mark", "current", "watch_running_loop"]
 
 BLOCK = 0.25  # a single hold of the loop this long is reported
@@ -182,7 +184,7 @@ class LoopWatch:
                 # A probe is posted again as soon as it ran, so its lateness is the length of a hold.
                 if probe.posted == 0.0 or probe.done.is_set():
                     if probe.posted:
-                        self._judge(probe, now)
+                        self._judge(probe)
                     if not probe.post():
                         with self._lock:
                             self._probes.pop(id(probe.loop), None)
@@ -205,7 +207,7 @@ class LoopWatch:
             del frames
             self._stop.wait(_SAMPLE)
 
-    def _judge(self, probe: _Probe, now: float) -> None:
+    def _judge(self, probe: _Probe) -> None:
         """A probe came back: if it was late because learner code held the loop, that is a block."""
         late = probe.ran - probe.posted
         if late < BLOCK or not probe.waiting(probe.cpu_at_post, late):
@@ -218,8 +220,6 @@ class LoopWatch:
         """The innermost frame of the learner's file on this stack, as ``file, line N, in f: code``."""
         while frame is not None:
             if frame.f_code.co_filename == self._target:
-                from course_app.grading.tracing import relative
-
                 lineno = frame.f_lineno
                 if self._lines is None:
                     try:
